@@ -1,0 +1,56 @@
+# Darkroom: `make run` starts the service, `make test` runs the whole suite. Both create .venv on first use.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WEB_CONCURRENCY ?= 4
+export DARKROOM_ENV ?= local
+
+.PHONY: run dev test lint typecheck pytest test-postgres migrate clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.runtime $@
+
+migrate: $(VENV)/.runtime
+	$(BIN)/python manage.py migrate --noinput -v 0
+
+## Serve at http://$(HOST):$(PORT) with gunicorn and embedded defaults (SQLite and disk cache in ./var).
+run: migrate
+	$(BIN)/gunicorn server.wsgi:application --bind $(HOST):$(PORT) --workers $(WEB_CONCURRENCY) \
+		--timeout 60 --graceful-timeout 10 --access-logfile - --forwarded-allow-ips 127.0.0.1
+
+## Django's development server, with auto-reload.
+dev: migrate
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+## The whole suite: lint, types, then every test.
+test: lint typecheck pytest
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.dev
+	$(BIN)/mypy .
+
+pytest: $(VENV)/.dev
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+## The database-touching tests against PostgreSQL (DATABASE_URL must name a server that can create databases).
+test-postgres: $(VENV)/.dev
+	@test -n "$$DATABASE_URL" || { echo "set DATABASE_URL=postgres://…"; exit 2; }
+	$(BIN)/pytest -m django_db $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis staticfiles

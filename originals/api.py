@@ -1,0 +1,187 @@
+"""The REST API for originals: upload, list, show, delete, and download the untouched bytes."""
+
+from typing import Any
+
+import django_filters
+from django.conf import settings
+from django.db.models import QuerySet
+from django.http import FileResponse
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import generics, permissions, serializers, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle, BaseThrottle, UserRateThrottle
+from rest_framework.views import APIView
+
+from . import selectors, services
+from .errors import DarkroomError
+from .inspection import ACCEPTED_FORMATS
+from .models import Original
+
+
+class OriginalOutput(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField(help_text="The variant base URL: add ?w=…&fmt=… to it.")
+    original_url = serializers.SerializerMethodField(help_text="The untouched uploaded bytes.")
+    owner = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Original
+        fields = [
+            "id", "url", "original_url", "width", "height", "format", "mime_type", "bytes", "sha256",
+            "frames", "has_alpha", "filename", "owner", "created",
+        ]  # fmt: skip
+
+    def _absolute(self, path: str) -> str:
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
+    def get_url(self, obj: Original) -> str:
+        return self._absolute(f"/image/{obj.id}/")
+
+    def get_original_url(self, obj: Original) -> str:
+        return self._absolute(reverse("original-file", args=[obj.id]))
+
+    def get_owner(self, obj: Original) -> str | None:
+        return obj.owner.get_username() if obj.owner is not None else None
+
+
+class OriginalInput(serializers.Serializer):
+    file = serializers.FileField(allow_empty_file=True, use_url=False, help_text="The image, as multipart/form-data.")
+
+
+class OriginalFilter(django_filters.FilterSet):
+    format = django_filters.ChoiceFilter(
+        choices=[(f, f) for f in ACCEPTED_FORMATS], help_text="Pillow's format name, e.g. JPEG, PNG, WEBP."
+    )
+    owner = django_filters.CharFilter(field_name="owner__username", help_text="The uploader's username.")
+    created_after = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="lt")
+
+    class Meta:
+        model = Original
+        fields = ["format", "owner", "created_after", "created_before"]
+
+
+class OriginalPagination(PageNumberPagination):
+    page_size = 24
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> list[Any] | None:
+        for name in (self.page_query_param, self.page_size_query_param):
+            value = request.query_params.get(name)
+            if value is not None and not (value.isascii() and value.isdigit() and int(value) >= 1):
+                raise DarkroomError(f"{name} must be a whole number from 1 up, got {value!r}.", param=name)
+        return super().paginate_queryset(queryset, request, view)
+
+
+class CanUpload(permissions.BasePermission):
+    message = "Log in (session or JWT) to upload; anonymous uploads are off on this server."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if request.method != "POST":
+            return True
+        return bool(settings.ANONYMOUS_UPLOADS or (request.user and request.user.is_authenticated))
+
+
+class IsOwnerOrStaff(permissions.BasePermission):
+    message = "Only the uploader or a staff user may delete this original."
+
+    def has_object_permission(self, request: Request, view: Any, obj: Original) -> bool:
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        user = request.user
+        return bool(user and user.is_authenticated and (user.is_staff or obj.owner_id == user.pk))
+
+
+class AnonUploadThrottle(AnonRateThrottle):
+    scope = "anon_upload"
+
+    def get_rate(self) -> str:
+        return str(settings.ANON_UPLOAD_RATE)  # read per request, so a settings change takes effect
+
+
+class UserUploadThrottle(UserRateThrottle):
+    scope = "user_upload"
+
+    def get_rate(self) -> str:
+        return str(settings.USER_UPLOAD_RATE)
+
+
+class OriginalListCreateApi(generics.ListAPIView):
+    """GET: originals, newest first, filterable. POST: upload one image (multipart field `file`)."""
+
+    serializer_class = OriginalOutput
+    filterset_class = OriginalFilter
+    pagination_class = OriginalPagination
+    permission_classes = [CanUpload]
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_queryset(self) -> QuerySet[Original]:
+        return selectors.original_list()
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        return [AnonUploadThrottle(), UserUploadThrottle()] if self.request.method == "POST" else []
+
+    @extend_schema(
+        request={"multipart/form-data": OriginalInput},
+        responses={201: OriginalOutput, 200: OriginalOutput},
+        description="Upload an image. The same bytes uploaded again by the same owner answer 200 with the "
+        "original already stored.",
+    )
+    def post(self, request: Request) -> Response:
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise DarkroomError("Send the image as multipart/form-data in a field named 'file', with a filename.",
+                                code="missing_file", param="file")  # fmt: skip
+        original, created = services.original_create(
+            upload=upload, owner=request.user if request.user.is_authenticated else None
+        )
+        body = OriginalOutput(original, context={"request": request}).data
+        location = request.build_absolute_uri(reverse("original-detail", args=[original.id]))
+        return Response(
+            body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK, headers={"Location": location}
+        )
+
+
+class OriginalDetailApi(generics.RetrieveDestroyAPIView):
+    """GET: one original's facts. DELETE: remove it, its file when unused, and all its variants."""
+
+    serializer_class = OriginalOutput
+    permission_classes = [permissions.IsAuthenticatedOrReadOnly, IsOwnerOrStaff]
+    lookup_url_kwarg = "original_id"
+
+    def get_object(self) -> Original:
+        original = selectors.original_get(self.kwargs["original_id"])
+        if original is None:
+            raise DarkroomError(f"No original has the id {self.kwargs['original_id']!r}.", code="not_found",
+                                param="id", status=404)  # fmt: skip
+        self.check_object_permissions(self.request, original)
+        return original
+
+    def perform_destroy(self, instance: Original) -> None:
+        services.original_delete(original=instance)
+
+
+class OriginalFileApi(APIView):
+    """The untouched original, byte for byte, with its recorded MIME type."""
+
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(responses={(200, "application/octet-stream"): inline_serializer("Binary", {})})
+    def get(self, request: Request, original_id: str) -> FileResponse:
+        original = selectors.original_get(original_id)
+        if original is None:
+            raise DarkroomError(f"No original has the id {original_id!r}.", code="not_found", param="id", status=404)
+        path = services.original_path(original)
+        if not path.is_file():
+            raise DarkroomError("The original's file is missing from the store.", code="file_missing", status=404)
+        response = FileResponse(path.open("rb"), content_type=original.mime_type)
+        response["Content-Disposition"] = f'inline; filename="{original.id}.{path.suffix.lstrip(".")}"'
+        response["ETag"] = f'"{original.sha256}"'
+        response["Cache-Control"] = "public, max-age=31536000, immutable"
+        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+        return response

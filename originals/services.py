@@ -1,0 +1,90 @@
+"""Writes for originals: create from an upload (validated, deduplicated, stored) and delete (record, file, variants)."""
+
+import logging
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+
+from . import store
+from .errors import DarkroomError, UploadTooLarge
+from .filenames import display_filename
+from .inspection import EXTENSIONS, ImageFacts, Limits, inspect_image
+from .models import Original, User
+
+logger = logging.getLogger(__name__)
+
+
+def upload_limits() -> Limits:
+    return Limits(
+        max_pixels=settings.MAX_SOURCE_PIXELS,
+        max_frames=settings.MAX_FRAMES,
+        max_total_pixels=settings.MAX_TOTAL_PIXELS,
+    )
+
+
+def _facts_and_hash(upload: UploadedFile) -> tuple[ImageFacts, str]:
+    if upload.size is not None and upload.size > settings.MAX_UPLOAD_BYTES:
+        raise UploadTooLarge(
+            f"The file is too large ({upload.size:,} bytes); the limit is {settings.MAX_UPLOAD_BYTES:,} bytes.",
+            param="file",
+        )
+    if not upload.size:
+        raise DarkroomError("The file is empty.", code="empty_file", param="file")
+    upload.seek(0)
+    facts = inspect_image(upload.file, upload_limits())  # type: ignore[arg-type]
+    upload.seek(0)
+    sha256 = store.sha256_of(upload.chunks())
+    return facts, sha256
+
+
+def _owned_by(owner: User | None) -> dict[str, object]:
+    return {"owner": owner} if owner is not None else {"owner__isnull": True}
+
+
+def original_create(*, upload: UploadedFile, owner: User | None) -> tuple[Original, bool]:
+    """Store an upload once under its hash; the same bytes from the same owner return the existing original."""
+    facts, sha256 = _facts_and_hash(upload)
+    with store.locked(sha256):
+        upload.seek(0)
+        store.put(upload.chunks(), sha256, facts.extension)
+        existing = Original.objects.filter(sha256=sha256, **_owned_by(owner)).first()
+        if existing is not None:
+            return existing, False
+        original = Original.objects.create(
+            sha256=sha256,
+            format=facts.format,
+            mime_type=facts.mime_type,
+            width=facts.width,
+            height=facts.height,
+            bytes=upload.size or 0,
+            frames=facts.frames,
+            has_alpha=facts.has_alpha,
+            filename=display_filename(upload.name),
+            owner=owner,
+        )
+    logger.info("original created id=%s sha256=%s format=%s bytes=%s", original.id, sha256, facts.format, upload.size)
+    return original, True
+
+
+def original_path(original: Original) -> Path:
+    return store.path_for(original.sha256, _extension(original))
+
+
+def _extension(original: Original) -> str:
+    return EXTENSIONS.get(original.format, "bin")
+
+
+def original_delete(*, original: Original) -> None:
+    """Remove the record, then the file when no other record uses the bytes, then every variant of it."""
+    from transforms.cache import variants_purge
+
+    with store.locked(original.sha256), transaction.atomic():
+        original_id, sha256, extension = original.id, original.sha256, _extension(original)
+        original.delete()
+        still_used = Original.objects.filter(sha256=sha256).exists()
+        if not still_used:
+            store.delete(sha256, extension)
+    variants_purge(original_id)
+    logger.info("original deleted id=%s sha256=%s file_removed=%s", original_id, sha256, not still_used)

@@ -1,0 +1,82 @@
+"""Fixtures for the originals tests: API clients, users and small images made in code."""
+
+import io
+import struct
+import zlib
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+from rest_framework.test import APIClient
+
+from originals.models import User
+
+
+def jpeg_bytes(
+    size: tuple[int, int] = (64, 48), color: str | tuple[int, int, int] = "red", orientation: int | None = None
+) -> bytes:
+    image = Image.new("RGB", size, color)
+    image.paste((0, 0, 255), (0, 0, size[0] // 2, size[1] // 2))
+    buffer = io.BytesIO()
+    exif = Image.Exif()
+    if orientation is not None:
+        exif[0x0112] = orientation
+    image.save(buffer, "JPEG", quality=90, exif=exif.tobytes())
+    return buffer.getvalue()
+
+
+def image_bytes(fmt: str, size: tuple[int, int] = (40, 30), mode: str = "RGB", **save: object) -> bytes:
+    image = Image.new(mode, size, "green" if mode != "1" else 1)
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **save)
+    return buffer.getvalue()
+
+
+def png_chunk(kind: bytes, data: bytes, crc: int | None = None) -> bytes:
+    crc = zlib.crc32(kind + data) if crc is None else crc
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc & 0xFFFFFFFF)
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A tiny PNG whose header declares width x height: a decompression bomb if anyone decoded it."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 1024)
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b"")
+
+
+def upload(data: bytes, name: str = "photo.jpg", content_type: str = "image/jpeg") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, data, content_type=content_type)
+
+
+@pytest.fixture
+def client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def alice(db: None) -> User:
+    return User.objects.create_user("alice", password="alice-password-1")
+
+
+@pytest.fixture
+def staff(db: None) -> User:
+    return User.objects.create_user("root", password="root-password-1", is_staff=True)
+
+
+def bearer(client: APIClient, username: str, password: str) -> APIClient:
+    """A client carrying a JWT obtained through the real token endpoint."""
+    response = client.post("/api/v1/token/", {"username": username, "password": password}, format="json")
+    assert response.status_code == 200, response.content
+    authed = APIClient()
+    authed.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['access']}")
+    return authed
+
+
+@pytest.fixture
+def alice_client(client: APIClient, alice: User) -> APIClient:
+    return bearer(client, "alice", "alice-password-1")
+
+
+@pytest.fixture
+def staff_client(client: APIClient, staff: User) -> APIClient:
+    return bearer(client, "root", "root-password-1")

@@ -1,0 +1,229 @@
+"""Darkroom's settings: the only module that reads the environment, and it fails loudly on bad values."""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+# "local" is the quick start (`make run`, tests): a dev secret, anonymous uploads, no Redis needed.
+# "production" is the default so that a forgotten variable never ships the quick start's shortcuts.
+DARKROOM_ENV = env.str("DARKROOM_ENV", default="production")
+if DARKROOM_ENV not in ("local", "production"):
+    raise ImproperlyConfigured(f"DARKROOM_ENV must be 'local' or 'production', got {DARKROOM_ENV!r}")
+LOCAL = DARKROOM_ENV == "local"
+
+
+def _positive_int(name: str, default: int) -> int:
+    try:
+        value = env.int(name, default=default)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a whole number, got {env.str(name)!r}") from exc
+    if value < 1:
+        raise ImproperlyConfigured(f"{name} must be at least 1, got {value}")
+    return value
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = env.str(name, default="")
+    if raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, got {raw!r}")
+
+
+DEBUG = _bool("DEBUG", default=False)
+
+_dev_secret = "darkroom-local-quick-start-not-secret"
+SECRET_KEY = env.str("SECRET_KEY", default=_dev_secret if LOCAL else "")
+if not SECRET_KEY:
+    raise ImproperlyConfigured("SECRET_KEY must be set in production (DARKROOM_ENV=production)")
+if not LOCAL and SECRET_KEY == _dev_secret:
+    raise ImproperlyConfigured("SECRET_KEY must not be the quick start's published key in production")
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"] if LOCAL else [])
+if not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("ALLOWED_HOSTS must be set in production, e.g. ALLOWED_HOSTS=images.example.com")
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
+ORIGINALS_DIR = DATA_DIR / "originals"
+VARIANTS_DIR = DATA_DIR / "variants"
+
+# Limits, checked before any full decode.
+MAX_UPLOAD_BYTES = _positive_int("MAX_UPLOAD_BYTES", 25_000_000)
+MAX_SOURCE_PIXELS = _positive_int("MAX_SOURCE_PIXELS", 50_000_000)
+MAX_FRAMES = _positive_int("MAX_FRAMES", 200)
+MAX_TOTAL_PIXELS = _positive_int("MAX_TOTAL_PIXELS", 500_000_000)  # pixels x frames
+MAX_OUTPUT_SIDE = _positive_int("MAX_OUTPUT_SIDE", 8192)
+ANONYMOUS_UPLOADS = _bool("ANONYMOUS_UPLOADS", default=LOCAL)
+ANON_UPLOAD_RATE = env.str("ANON_UPLOAD_RATE", default="120/hour")
+USER_UPLOAD_RATE = env.str("USER_UPLOAD_RATE", default="1200/hour")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_simplejwt",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "originals",
+    "transforms",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "server.urls"
+WSGI_APPLICATION = "server.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'darkroom.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL and a busy timeout let several gunicorn workers share the file without "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "originals.User"
+
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    _redis_options = {
+        "CLIENT_CLASS": "django_redis.client.DefaultClient",
+        # Redis is an accelerator, never a dependency: fail fast and let callers fall back.
+        "SOCKET_CONNECT_TIMEOUT": 0.25,
+        "SOCKET_TIMEOUT": 0.25,
+        "IGNORE_EXCEPTIONS": False,
+    }
+    CACHES = {
+        "default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": REDIS_URL, "OPTIONS": _redis_options},
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(DATA_DIR / "cache"),
+        },
+    }
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if LOCAL
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = LOCAL
+WHITENOISE_AUTOREFRESH = LOCAL
+
+# Uploads larger than this spill from memory to a temporary file while they stream in.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_HANDLERS = [
+    "originals.uploads.LimitedUploadHandler",  # counts and refuses; passes the bytes on to:
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "EXCEPTION_HANDLER": "originals.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
+    # ?format= filters originals by image format; renderers are chosen by the Accept header alone.
+    "URL_FORMAT_OVERRIDE": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Darkroom API",
+    "DESCRIPTION": "Upload, list, show and delete originals; variants are served from /image/<id>/.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+if not LOCAL:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}
+
+# The variant cache (DESIGN.md section 6).
+REDIS_RETRY_SECONDS = 5.0  # after a Redis failure, serve without it this long before trying again
+REDIS_VARIANT_TTL = _positive_int("REDIS_VARIANT_TTL", 7 * 24 * 3600)
+REDIS_VARIANT_MAX_BYTES = _positive_int("REDIS_VARIANT_MAX_BYTES", 512 * 1024)
+RENDER_LOCK_SECONDS = 30.0
+VARIANT_CACHE_MAX_BYTES = _positive_int("VARIANT_CACHE_MAX_BYTES", 5 * 1024**3)

@@ -1,0 +1,240 @@
+"""The variant cache: Redis (hot, optional) in front of disk (the truth), with one render per key."""
+
+import contextlib
+import fcntl
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+Tier = Literal["hit-redis", "hit-disk", "miss"]
+
+REDIS_PREFIX = "darkroom:v:"
+LOCK_PREFIX = "darkroom:lock:"
+_MAGIC = b"DRV1"  # every Redis value starts with this and its key, so garbage is recognised as garbage
+
+
+def variant_key(*, pipeline_version: str, original_sha256: str, canonical_query: str, out_format: str) -> str:
+    """The one identity of a variant: its disk name, its Redis key suffix and its ETag."""
+    material = "\n".join((pipeline_version, original_sha256, canonical_query, out_format))
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+class RedisTier:
+    """Redis as an accelerator: every error opens a short circuit, and no exception reaches a caller."""
+
+    def __init__(self) -> None:
+        self._open_until = 0.0
+        self._mutex = threading.Lock()
+        self.last_error: str | None = None
+
+    @property
+    def configured(self) -> bool:
+        return bool(getattr(settings, "REDIS_URL", ""))
+
+    def client(self) -> Any | None:
+        if not self.configured or time.monotonic() < self._open_until:
+            return None
+        from django_redis import get_redis_connection
+
+        return get_redis_connection("default")
+
+    def failed(self, exc: BaseException) -> None:
+        with self._mutex:
+            first = time.monotonic() >= self._open_until
+            self._open_until = time.monotonic() + settings.REDIS_RETRY_SECONDS
+            self.last_error = f"{type(exc).__name__}: {exc}"
+        if first:
+            logger.warning("redis unavailable, serving from disk for %ss: %s", settings.REDIS_RETRY_SECONDS, exc)
+
+    def call(self, fn: Callable[[Any], Any], default: Any = None) -> Any:
+        client = self.client()
+        if client is None:
+            return default
+        try:
+            result = fn(client)
+        except Exception as exc:  # noqa: BLE001 - any Redis failure means: carry on without it
+            self.failed(exc)
+            return default
+        self.last_error = None
+        return result
+
+    def available(self) -> bool:
+        return self.client() is not None
+
+    def get(self, original_id: str, key: str) -> bytes | None:
+        value = self.call(lambda r: r.get(f"{REDIS_PREFIX}{original_id}:{key}"))
+        if value is None:
+            return None
+        header = _MAGIC + key.encode()
+        if not isinstance(value, bytes) or not value.startswith(header):
+            logger.warning("redis returned garbage for variant %s; ignoring it", key)
+            self.call(lambda r: r.delete(f"{REDIS_PREFIX}{original_id}:{key}"))
+            return None
+        return value[len(header) :]
+
+    def put(self, original_id: str, key: str, data: bytes) -> None:
+        if len(data) > settings.REDIS_VARIANT_MAX_BYTES:
+            return
+        value = _MAGIC + key.encode() + data
+        self.call(lambda r: r.set(f"{REDIS_PREFIX}{original_id}:{key}", value, ex=settings.REDIS_VARIANT_TTL))
+
+    def purge(self, original_id: str) -> None:
+        def _purge(r: Any) -> None:
+            keys = list(r.scan_iter(match=f"{REDIS_PREFIX}{original_id}:*", count=500))
+            if keys:
+                r.delete(*keys)
+
+        self.call(_purge)
+
+
+redis_tier = RedisTier()
+
+
+def variants_dir(original_id: str) -> Path:
+    return Path(settings.VARIANTS_DIR) / original_id
+
+
+def variant_path(original_id: str, key: str, out_format: str) -> Path:
+    return variants_dir(original_id) / f"{key}.{out_format}"
+
+
+def disk_read(path: Path) -> bytes | None:
+    try:
+        data = path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        logger.warning("variant %s unreadable: %s", path.name, exc)
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(path)  # the mtime is the least-recently-used clock of the disk cap
+    return data
+
+
+def disk_write(path: Path, data: bytes) -> bool:
+    """Write to a temporary name and rename, so a half-written variant is never visible; False on failure."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    except OSError as exc:
+        logger.warning("cannot write variant %s: %s", path.name, exc)
+        return False
+    try:
+        with os.fdopen(fd, "wb") as tmp:
+            tmp.write(data)
+        os.chmod(tmp_name, 0o644)
+        os.replace(tmp_name, path)
+        return True
+    except OSError as exc:
+        logger.warning("cannot write variant %s: %s", path.name, exc)
+        Path(tmp_name).unlink(missing_ok=True)
+        return False
+
+
+def _release_redis_lock(client: Any, name: str, token: str) -> None:
+    # Release only our own lock (compare-and-delete), as the Redis docs' single-instance lock does.
+    script = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+    try:
+        client.eval(script, 1, name, token)
+    except Exception as exc:  # noqa: BLE001 - the lock then expires by itself
+        redis_tier.failed(exc)
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[bool]:
+    """A lock shared by every process on this machine, for when Redis is away."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path.parent / f".{path.name}.lock", "a+b")  # noqa: SIM115 - closed below
+    except OSError:
+        yield True  # nowhere to put a lock file: render without one rather than fail
+        return
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+        else:
+            yield True
+    finally:
+        handle.close()  # closing releases the flock
+
+
+@contextmanager
+def _render_lock(key: str, path: Path) -> Iterator[bool]:
+    """Try once to take the key's lock: Redis's across machines, else a file lock across local processes."""
+    client = redis_tier.client()
+    if client is not None:
+        name, token = f"{LOCK_PREFIX}{key}", uuid.uuid4().hex
+        try:
+            acquired = bool(client.set(name, token, nx=True, px=int(settings.RENDER_LOCK_SECONDS * 1000)))
+        except Exception as exc:  # noqa: BLE001
+            redis_tier.failed(exc)
+        else:
+            try:
+                yield acquired
+            finally:
+                if acquired:
+                    _release_redis_lock(client, name, token)
+            return
+    with _file_lock(path) as acquired:
+        yield acquired
+
+
+@contextmanager
+def single_flight(key: str, path: Path) -> Iterator[bool]:
+    """Hold the key's render lock, or wait until its holder has written the file; True means: render."""
+    deadline = time.monotonic() + settings.RENDER_LOCK_SECONDS
+    while True:
+        with _render_lock(key, path) as acquired:
+            if acquired:
+                yield True
+                return
+        if path.exists() or time.monotonic() > deadline:
+            yield False
+            return
+        time.sleep(0.02)
+
+
+def fetch_or_render(*, original_id: str, key: str, out_format: str, render: Callable[[], bytes]) -> tuple[bytes, Tier]:
+    """Redis, then disk, then one render for all concurrent requests of the key."""
+    data = redis_tier.get(original_id, key)
+    if data is not None:
+        return data, "hit-redis"
+    path = variant_path(original_id, key, out_format)
+    data = disk_read(path)
+    if data is not None:
+        redis_tier.put(original_id, key, data)
+        return data, "hit-disk"
+    with single_flight(key, path) as my_turn:
+        data = disk_read(path)  # the request that held the lock may have written it meanwhile
+        if data is not None:
+            return data, "hit-disk"
+        if not my_turn:
+            logger.warning("render lock for %s not released in time; rendering anyway", key)
+        data = render()
+        disk_write(path, data)
+    redis_tier.put(original_id, key, data)
+    return data, "miss"
+
+
+def variants_purge(original_id: str) -> None:
+    """Remove every variant of an original from disk and Redis."""
+    directory = variants_dir(original_id)
+    if directory.parent != Path(settings.VARIANTS_DIR) or not original_id:
+        raise ValueError(f"refusing to purge outside the variants directory: {original_id!r}")
+    shutil.rmtree(directory, ignore_errors=True)
+    redis_tier.purge(original_id)
