@@ -16,6 +16,8 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle, BaseThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
+from transforms.links import EXAMPLE_VARIANTS, variant_path
+
 from . import selectors, services
 from .errors import DarkroomError
 from .inspection import ACCEPTED_FORMATS
@@ -26,20 +28,37 @@ class OriginalOutput(serializers.ModelSerializer):
     url = serializers.SerializerMethodField(help_text="The variant base URL: add ?w=…&fmt=… to it.")
     original_url = serializers.SerializerMethodField(help_text="The untouched uploaded bytes.")
     owner = serializers.SerializerMethodField()
+    variants = serializers.SerializerMethodField(help_text="Example variant URLs, ready for <img> and srcset.")
 
     class Meta:
         model = Original
         fields = [
-            "id", "url", "original_url", "width", "height", "format", "mime_type", "bytes", "sha256",
-            "frames", "has_alpha", "filename", "owner", "created",
-        ]  # fmt: skip
+            "id",
+            "url",
+            "original_url",
+            "width",
+            "height",
+            "format",
+            "mime_type",
+            "bytes",
+            "sha256",
+            "frames",
+            "has_alpha",
+            "filename",
+            "owner",
+            "created",
+            "variants",
+        ]
 
     def _absolute(self, path: str) -> str:
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request is not None else path
 
     def get_url(self, obj: Original) -> str:
-        return self._absolute(f"/image/{obj.id}/")
+        return self._absolute(variant_path(obj.id))
+
+    def get_variants(self, obj: Original) -> dict[str, str]:
+        return {name: self._absolute(variant_path(obj.id, spec)) for name, spec in EXAMPLE_VARIANTS.items()}
 
     def get_original_url(self, obj: Original) -> str:
         return self._absolute(reverse("original-file", args=[obj.id]))
@@ -135,8 +154,11 @@ class OriginalListCreateApi(generics.ListAPIView):
     def post(self, request: Request) -> Response:
         upload = request.FILES.get("file")
         if upload is None:
-            raise DarkroomError("Send the image as multipart/form-data in a field named 'file', with a filename.",
-                                code="missing_file", param="file")  # fmt: skip
+            raise DarkroomError(
+                "Send the image as multipart/form-data in a field named 'file', with a filename.",
+                code="missing_file",
+                param="file",
+            )
         original, created = services.original_create(
             upload=upload, owner=request.user if request.user.is_authenticated else None
         )
@@ -157,8 +179,9 @@ class OriginalDetailApi(generics.RetrieveDestroyAPIView):
     def get_object(self) -> Original:
         original = selectors.original_get(self.kwargs["original_id"])
         if original is None:
-            raise DarkroomError(f"No original has the id {self.kwargs['original_id']!r}.", code="not_found",
-                                param="id", status=404)  # fmt: skip
+            raise DarkroomError(
+                f"No original has the id {self.kwargs['original_id']!r}.", code="not_found", param="id", status=404
+            )
         self.check_object_permissions(self.request, original)
         return original
 

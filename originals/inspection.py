@@ -7,20 +7,14 @@ from typing import IO
 
 from PIL import Image
 
+from transforms.pipeline import ALLOWED_DECODERS
+
 from .errors import UnprocessableImage, UnsupportedFormat
 
 logger = logging.getLogger(__name__)
 
-try:  # HEIC/HEIF is accepted only where pillow-heif is installed.
-    import pillow_heif
-
-    pillow_heif.register_heif_opener()
-    _HEIF: tuple[str, ...] = ("HEIF",)
-except ImportError:  # pragma: no cover - depends on the installation
-    _HEIF = ()
-
-# Pillow is told exactly which decoders it may try; nothing else is ever identified.
-ACCEPTED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF", "AVIF", "TIFF", "BMP", "ICO", *_HEIF)
+# Pillow is told exactly which decoders it may try (the renderer's list); nothing else is ever identified.
+ACCEPTED_FORMATS = ALLOWED_DECODERS
 EXTENSIONS = {
     "JPEG": "jpg",
     "MPO": "jpg",
@@ -33,17 +27,6 @@ EXTENSIONS = {
     "ICO": "ico",
     "HEIF": "heic",
 }
-ACCEPTED_MIME_TYPES = (
-    "image/jpeg",
-    "image/png",
-    "image/webp",
-    "image/gif",
-    "image/avif",
-    "image/tiff",
-    "image/bmp",
-    "image/x-icon",
-    *(("image/heic",) if _HEIF else ()),
-)
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 _SWAPPING_ORIENTATIONS = {5, 6, 7, 8}
 

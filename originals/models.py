@@ -1,5 +1,6 @@
 """The custom user model and the Original: metadata of one untouched uploaded file."""
 
+import re
 import secrets
 
 from django.conf import settings
@@ -9,6 +10,9 @@ from django.db import models
 
 class User(AbstractUser):
     """Django's user, swappable from the first migration as Django advises for new projects."""
+
+
+ORIGINAL_ID = re.compile(r"[A-Za-z0-9_-]{1,16}")
 
 
 def new_original_id() -> str:

@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 
-from .models import Original
+from .models import ORIGINAL_ID, Original
 
 
 def original_list() -> QuerySet[Original]:
@@ -10,6 +10,6 @@ def original_list() -> QuerySet[Original]:
 
 
 def original_get(original_id: str) -> Original | None:
-    if not original_id or len(original_id) > 16:
+    if not ORIGINAL_ID.fullmatch(original_id):
         return None
     return Original.objects.select_related("owner").filter(pk=original_id).first()

@@ -130,11 +130,12 @@ if REDIS_URL:
         # Redis is an accelerator, never a dependency: fail fast and let callers fall back.
         "SOCKET_CONNECT_TIMEOUT": 0.25,
         "SOCKET_TIMEOUT": 0.25,
-        "IGNORE_EXCEPTIONS": False,
+        "IGNORE_EXCEPTIONS": True,  # throttles and other cache users carry on when Redis is away
     }
     CACHES = {
         "default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": REDIS_URL, "OPTIONS": _redis_options},
     }
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 else:
     CACHES = {
         "default": {

@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 from django.conf import settings
 
+from originals.models import ORIGINAL_ID
+
 logger = logging.getLogger(__name__)
 
 Tier = Literal["hit-redis", "hit-disk", "miss"]
@@ -104,6 +106,9 @@ redis_tier = RedisTier()
 
 
 def variants_dir(original_id: str) -> Path:
+    """`DATA_DIR/variants/<id>`; the id is checked so that nothing else can ever become a path."""
+    if not ORIGINAL_ID.fullmatch(original_id):
+        raise ValueError(f"not an original id: {original_id!r}")
     return Path(settings.VARIANTS_DIR) / original_id
 
 
@@ -234,7 +239,5 @@ def fetch_or_render(*, original_id: str, key: str, out_format: str, render: Call
 def variants_purge(original_id: str) -> None:
     """Remove every variant of an original from disk and Redis."""
     directory = variants_dir(original_id)
-    if directory.parent != Path(settings.VARIANTS_DIR) or not original_id:
-        raise ValueError(f"refusing to purge outside the variants directory: {original_id!r}")
     shutil.rmtree(directory, ignore_errors=True)
     redis_tier.purge(original_id)

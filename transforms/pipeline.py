@@ -15,7 +15,16 @@ from PIL import Image, JpegImagePlugin
 from transforms.operations import Plan, apply_all, plan_for
 from transforms.spec import DEFAULT_QUALITY, VariantSpec
 
-ALLOWED_DECODERS = ("JPEG", "PNG", "WEBP", "GIF", "AVIF", "TIFF", "BMP", "ICO")
+try:  # HEIC/HEIF is decoded only where pillow-heif is installed.
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    _HEIF: tuple[str, ...] = ("HEIF",)
+except ImportError:  # pragma: no cover - depends on the installation
+    _HEIF = ()
+
+# The one allow-list of decoders: the upload validator and the renderer both pass it to Image.open.
+ALLOWED_DECODERS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF", "AVIF", "TIFF", "BMP", "ICO", *_HEIF)
 PIPELINE_VERSION = "1"
 MAX_FRAMES = 200  # the upload validator refuses more; this only bounds the work if one slips through
 ANIMATED_SOURCES = ("GIF", "WEBP")  # MPO "frames" (phone depth maps, previews) are not an animation
@@ -185,6 +194,13 @@ def _frames(image: Image.Image) -> Iterator[tuple[Image.Image, int]]:
         yield frame, int(image.info.get("duration") or 0)
 
 
+def animation_for(source_format: str, frames: int, out_format: str) -> str:
+    """What happens to an animation: "kept" (animated source, animated output), "first-frame", or "none"."""
+    if source_format not in ANIMATED_SOURCES or frames <= 1:
+        return "none"
+    return "kept" if ENCODERS[out_format].animated else "first-frame"
+
+
 def render(source: bytes, spec: VariantSpec, out_format: str) -> Rendered:
     """Decode `source`, apply `spec` and encode as `out_format`; RenderError if it cannot be decoded."""
     encoder = ENCODERS[out_format]
@@ -193,9 +209,9 @@ def render(source: bytes, spec: VariantSpec, out_format: str) -> Rendered:
     started = time.perf_counter()
     image, plan = _decode(source, spec, encoder)
     timings["decode"] = time.perf_counter() - started
-    is_animated = image.format in ANIMATED_SOURCES and getattr(image, "n_frames", 1) > 1
+    animation = animation_for(image.format or "", getattr(image, "n_frames", 1), out_format)
     buf = io.BytesIO()
-    if is_animated and encoder.animated:
+    if animation == "kept":
         result, animation = _render_animation(image, plan, encoder, buf, quality, timings)
     else:
         started = time.perf_counter()
@@ -204,7 +220,6 @@ def render(source: bytes, spec: VariantSpec, out_format: str) -> Rendered:
         started = time.perf_counter()
         encoder.save(result, buf, quality)
         timings["encode"] = time.perf_counter() - started
-        animation = "first-frame" if is_animated else "none"
     return Rendered(buf.getvalue(), encoder.content_type, encoder.name, result.width, result.height, animation, timings)
 
 

@@ -159,3 +159,25 @@ def test_schema_and_docs_are_served_locally(client):
     assert docs.status_code == 200
     html = docs.content.decode()
     assert "swagger-ui" in html and "cdn" not in html.lower()
+
+
+def test_uploads_succeed_while_redis_hangs(client):
+    """Throttling keeps its counters in Redis; a hanging Redis must cost a moment, not the upload."""
+    import socket
+    import time
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)  # accepts into the backlog and never answers
+    url = f"redis://127.0.0.1:{server.getsockname()[1]}/0"
+    assert settings.CACHES["default"]["BACKEND"] == "django_redis.cache.RedisCache"
+    caches = {"default": {**settings.CACHES["default"], "LOCATION": url}}  # the project's own options
+    try:
+        with override_settings(REDIS_URL=url, CACHES=caches):
+            started = time.monotonic()
+            response = post(client, jpeg_bytes(color="teal"))
+            elapsed = time.monotonic() - started
+    finally:
+        server.close()
+    assert response.status_code == 201
+    assert elapsed < 1.5, f"upload took {elapsed:.2f}s with Redis hanging"

@@ -1,0 +1,21 @@
+"""Build variant URLs: the one place where an /image/<id>/ URL is written (API, templates, docs)."""
+
+from django.urls import reverse
+
+from .spec import VariantSpec
+
+# Shown with every original in the API, as a starting point for <img>, srcset and <picture>.
+EXAMPLE_VARIANTS: dict[str, VariantSpec] = {
+    "thumbnail": VariantSpec(w=200, h=200, fit="cover"),
+    "small": VariantSpec(w=640),
+    "large": VariantSpec(w=1600),
+    "small_webp": VariantSpec(w=640, fmt="webp"),
+    "auto": VariantSpec(w=1024, fmt="auto"),
+}
+
+
+def variant_path(original_id: str, spec: VariantSpec | None = None) -> str:
+    """`/image/<id>/` with the spec's canonical query, so every link to a variant hits one cache entry."""
+    base = reverse("image", args=[original_id])
+    query = spec.canonical_query if spec is not None else ""
+    return f"{base}?{query}" if query else base

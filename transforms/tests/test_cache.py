@@ -1,0 +1,169 @@
+"""The variant cache: Redis down, hanging or lying still serves; one render per key; atomic disk writes."""
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+from django_redis import get_redis_connection
+
+from transforms import cache
+
+
+def redis_caches(url: str) -> dict:
+    return {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": url,
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.25, "SOCKET_TIMEOUT": 0.25},
+        }
+    }
+
+
+@pytest.fixture(autouse=True)
+def _closed_circuit() -> Iterator[None]:
+    cache.redis_tier._open_until = 0.0
+    yield
+    cache.redis_tier._open_until = 0.0
+
+
+@pytest.fixture
+def hanging_redis() -> Iterator[str]:
+    """A TCP server that accepts connections and never answers: the worst kind of sick Redis."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"redis://127.0.0.1:{server.getsockname()[1]}/0"
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+def closed_port() -> int:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    return port
+
+
+def fetch(key: str, renders: list[int], delay: float = 0.0, original_id: str = "cachetest") -> tuple[bytes, str]:
+    def render() -> bytes:
+        renders.append(1)
+        time.sleep(delay)
+        return b"variant-bytes-" + key.encode()
+
+    return cache.fetch_or_render(original_id=original_id, key=key, out_format="png", render=render)
+
+
+def new_key() -> str:
+    return cache.variant_key(
+        pipeline_version="test", original_sha256=str(time.perf_counter_ns()), canonical_query="w=1", out_format="png"
+    )
+
+
+@pytest.mark.parametrize("kind", ["refused", "hanging"])
+def test_redis_down_still_serves_quickly(kind, hanging_redis):
+    url = f"redis://127.0.0.1:{closed_port()}/0" if kind == "refused" else hanging_redis
+    with override_settings(REDIS_URL=url, CACHES=redis_caches(url)):
+        key, renders = new_key(), list[int]()
+        started = time.monotonic()
+        data, tier = fetch(key, renders)
+        assert (tier, renders) == ("miss", [1])
+        data_again, tier_again = fetch(key, renders)
+        elapsed = time.monotonic() - started
+        assert (tier_again, data_again) == ("hit-disk", data)
+        assert elapsed < 1.5, f"two requests with a sick Redis took {elapsed:.2f}s"
+        assert cache.redis_tier.last_error is not None
+        # With the circuit open, later requests do not touch Redis at all.
+        started = time.monotonic()
+        for _ in range(20):
+            fetch(key, renders)
+        assert time.monotonic() - started < 0.2
+        assert renders == [1]
+
+
+def test_redis_comes_back():
+    url = f"redis://127.0.0.1:{closed_port()}/0"
+    key, renders = new_key(), list[int]()
+    with override_settings(REDIS_URL=url, CACHES=redis_caches(url)):
+        fetch(key, renders)
+    cache.redis_tier._open_until = 0.0  # the retry interval has passed
+    assert fetch(key, renders)[1] == "hit-disk"
+    assert fetch(key, renders)[1] == "hit-redis"
+
+
+def test_redis_garbage_is_ignored():
+    key, renders = new_key(), list[int]()
+    data, _ = fetch(key, renders)
+    get_redis_connection("default").set(f"{cache.REDIS_PREFIX}cachetest:{key}", b"\x00garbage\xff")
+    assert fetch(key, renders) == (data, "hit-disk")
+    assert fetch(key, renders) == (data, "hit-redis")
+    get_redis_connection("default").set(f"{cache.REDIS_PREFIX}cachetest:{key}", b"DRV1" + b"0" * 64 + b"other")
+    assert fetch(key, renders) == (data, "hit-disk"), "a value stored under another key is garbage too"
+    assert renders == [1]
+
+
+@pytest.mark.parametrize("redis_configured", [True, False], ids=["redis-lock", "file-lock"])
+def test_one_render_for_concurrent_requests(redis_configured):
+    key, renders, results = new_key(), list[int](), list[tuple[bytes, str]]()
+    overrides = {} if redis_configured else {"REDIS_URL": ""}
+    with override_settings(**overrides):
+
+        def worker() -> None:
+            results.append(fetch(key, renders, delay=0.3))
+
+        threads = [threading.Thread(target=worker) for _ in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert renders == [1]
+    tiers = sorted(tier for _, tier in results)
+    assert tiers.count("miss") == 1 and len(tiers) == 16
+    assert len({data for data, _ in results}) == 1
+
+
+def test_disk_writes_are_atomic_and_leave_no_temporary_files(tmp_path):
+    path = tmp_path / "a" / "b.png"
+    assert cache.disk_write(path, b"x" * 100_000)
+    assert path.read_bytes() == b"x" * 100_000
+    assert [p.name for p in path.parent.iterdir()] == ["b.png"]
+
+
+def test_disk_write_failure_is_reported_not_raised(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_bytes(b"")
+    assert cache.disk_write(blocker / "sub" / "x.png", b"data") is False
+
+
+def test_big_variants_skip_redis():
+    key, renders = new_key(), list[int]()
+    with override_settings(REDIS_VARIANT_MAX_BYTES=4):
+        fetch(key, renders)
+        assert fetch(key, renders)[1] == "hit-disk"
+
+
+def test_purge_refuses_paths_outside_the_variants_dir():
+    for bad in ("", "..", "../x", "a/b"):
+        with pytest.raises(ValueError):
+            cache.variants_purge(bad)
+    assert settings.VARIANTS_DIR.exists()

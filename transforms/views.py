@@ -1,0 +1,153 @@
+"""/image/<id>/: parse the query (400), find the original (404), then serve from cache or render."""
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.utils.cache import patch_vary_headers
+from django.views import View
+
+from originals import selectors, services
+from originals.errors import error_response
+from originals.models import Original
+
+from . import cache
+from .pipeline import ENCODERS, PIPELINE_VERSION, Rendered, RenderError, animation_for, render
+from .spec import InvalidSpec, VariantSpec, output_format, parse
+
+logger = logging.getLogger(__name__)
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+IMAGE_CSP = "default-src 'none'; sandbox"
+MAX_QUERY_LENGTH = 1024
+
+
+@dataclass(frozen=True)
+class Variant:
+    """Everything known about a request's variant before any image is opened."""
+
+    original: Original
+    spec: VariantSpec  # canonical for `out_format`
+    out_format: str
+    negotiated: bool
+    key: str
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.key}"'
+
+
+def _parse_query(request: HttpRequest) -> VariantSpec:
+    query = request.META.get("QUERY_STRING", "")
+    if len(query) > MAX_QUERY_LENGTH:
+        raise InvalidSpec("query", f"The query is longer than {MAX_QUERY_LENGTH} characters.", "query_too_long")
+    pairs = parse_qsl(query, keep_blank_values=True, separator="&")
+    return parse(pairs, max_side=settings.MAX_OUTPUT_SIDE)
+
+
+def _resolve(spec: VariantSpec, original: Original, accept: str) -> Variant:
+    out_format, negotiated = output_format(
+        spec, original_format=original.format, has_alpha=original.has_alpha, accept=accept
+    )
+    final = spec.for_output(out_format)
+    key = cache.variant_key(
+        pipeline_version=PIPELINE_VERSION,
+        original_sha256=original.sha256,
+        canonical_query=final.canonical_query,
+        out_format=out_format,
+    )
+    return Variant(original, final, out_format, negotiated, key)
+
+
+def _not_modified(request: HttpRequest, etag: str) -> bool:
+    header = request.headers.get("If-None-Match", "")
+    if not header:
+        return False
+    candidates = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    return "*" in candidates or etag in candidates
+
+
+def _server_timing(tier: str, total: float, rendered: Rendered | None) -> str:
+    parts = [f'cache;desc="{tier}"']
+    if rendered is not None:
+        parts += [f"{stage};dur={seconds * 1000:.1f}" for stage, seconds in rendered.timings.items()]
+    parts.append(f"total;dur={total * 1000:.1f}")
+    return ", ".join(parts)
+
+
+def _headers(response: HttpResponseBase, variant: Variant) -> None:
+    response["ETag"] = variant.etag
+    response["Cache-Control"] = IMMUTABLE
+    response["Content-Security-Policy"] = IMAGE_CSP
+    response["X-Content-Type-Options"] = "nosniff"
+    if variant.negotiated:
+        patch_vary_headers(response, ["Accept"])
+
+
+class ImageView(View):
+    """GET and HEAD of one variant, with the caching headers of DESIGN.md section 7."""
+
+    http_method_names = ["get", "head", "options"]
+
+    def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = error_response(f"{request.method} is not allowed here; use GET or HEAD.", "method_not_allowed", 405)
+        response["Allow"] = "GET, HEAD, OPTIONS"
+        return response
+
+    def head(self, request: HttpRequest, original_id: str) -> HttpResponseBase:
+        response = self.get(request, original_id)
+        if isinstance(response, HttpResponse) and response.status_code == 200:
+            length = len(response.content)
+            response.content = b""
+            response["Content-Length"] = str(length)
+        return response
+
+    def get(self, request: HttpRequest, original_id: str) -> HttpResponseBase:
+        started = time.perf_counter()
+        try:
+            spec = _parse_query(request)
+        except InvalidSpec as exc:
+            return error_response(exc.message, exc.code, 400, exc.param)
+        original = selectors.original_get(original_id)
+        if original is None:
+            return error_response(f"No original has the id {original_id[:40]!r}.", "not_found", 404, "id")
+        variant = _resolve(spec, original, request.headers.get("Accept", ""))
+        if _not_modified(request, variant.etag):
+            response: HttpResponseBase = HttpResponse(status=304)
+            _headers(response, variant)
+            return response
+        return self._serve(variant, started)
+
+    def _serve(self, variant: Variant, started: float) -> HttpResponseBase:
+        original = variant.original
+        rendered: list[Rendered] = []
+
+        def render_now() -> bytes:
+            source = services.original_path(original).read_bytes()
+            rendered.append(render(source, variant.spec, variant.out_format))
+            return rendered[0].data
+
+        try:
+            data, tier = cache.fetch_or_render(
+                original_id=original.id, key=variant.key, out_format=variant.out_format, render=render_now
+            )
+        except FileNotFoundError:
+            logger.error("original %s has no file at %s", original.id, services.original_path(original))
+            return error_response("The original's file is missing from the store.", "original_missing", 404)
+        except RenderError as exc:
+            return error_response(f"The original cannot be rendered: {exc}", "corrupt_image", 422)
+        response = HttpResponse(data, content_type=ENCODERS[variant.out_format].content_type)
+        response["Content-Length"] = str(len(data))
+        _headers(response, variant)
+        response["X-Cache"] = tier
+        animation = animation_for(original.format, original.frames, variant.out_format)
+        if animation != "none":
+            response["X-Animation"] = animation
+        response["Server-Timing"] = _server_timing(
+            tier, time.perf_counter() - started, rendered[0] if rendered else None
+        )
+        return response
