@@ -3,12 +3,13 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-HOST ?= 127.0.0.1
-PORT ?= 8000
-WEB_CONCURRENCY ?= 4
+export HOST ?= 127.0.0.1
+export PORT ?= 8000
+export WEB_CONCURRENCY ?= 4
+export DATA_DIR ?= $(CURDIR)/var
 export DARKROOM_ENV ?= local
 
-.PHONY: run dev test lint typecheck pytest test-postgres migrate clean
+.PHONY: run dev test lint typecheck pytest test-postgres migrate container-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +28,7 @@ migrate: $(VENV)/.runtime
 
 ## Serve at http://$(HOST):$(PORT) with gunicorn and embedded defaults (SQLite and disk cache in ./var).
 run: migrate
-	$(BIN)/gunicorn server.wsgi:application --bind $(HOST):$(PORT) --workers $(WEB_CONCURRENCY) \
-		--timeout 60 --graceful-timeout 10 --access-logfile - --forwarded-allow-ips 127.0.0.1
+	PROMETHEUS_MULTIPROC_DIR=$(DATA_DIR)/prometheus $(BIN)/gunicorn -c server/gunicorn.py server.wsgi:application
 
 ## Django's development server, with auto-reload.
 dev: migrate
@@ -51,6 +51,10 @@ pytest: $(VENV)/.dev
 test-postgres: $(VENV)/.dev
 	@test -n "$$DATABASE_URL" || { echo "set DATABASE_URL=postgres://…"; exit 2; }
 	$(BIN)/pytest -m django_db $(PYTEST_ARGS)
+
+## Build the Dockerfile with buildah and probe the running image (minutes, needs root; not part of `make test`).
+container-check:
+	../shared/tools/container-smoke $(CURDIR)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis staticfiles

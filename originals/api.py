@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle, BaseThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
+from server.metrics import UPLOAD_REFUSALS, UPLOADS
 from transforms.links import EXAMPLE_VARIANTS, variant_path
 
 from . import selectors, services
@@ -152,16 +153,21 @@ class OriginalListCreateApi(generics.ListAPIView):
         "original already stored.",
     )
     def post(self, request: Request) -> Response:
-        upload = request.FILES.get("file")
-        if upload is None:
-            raise DarkroomError(
-                "Send the image as multipart/form-data in a field named 'file', with a filename.",
-                code="missing_file",
-                param="file",
+        try:
+            upload = request.FILES.get("file")
+            if upload is None:
+                raise DarkroomError(
+                    "Send the image as multipart/form-data in a field named 'file', with a filename.",
+                    code="missing_file",
+                    param="file",
+                )
+            original, created = services.original_create(
+                upload=upload, owner=request.user if request.user.is_authenticated else None
             )
-        original, created = services.original_create(
-            upload=upload, owner=request.user if request.user.is_authenticated else None
-        )
+        except DarkroomError as exc:
+            UPLOAD_REFUSALS.labels(code=exc.code).inc()
+            raise
+        UPLOADS.labels(outcome="created" if created else "deduplicated").inc()
         body = OriginalOutput(original, context={"request": request}).data
         location = request.build_absolute_uri(reverse("original-detail", args=[original.id]))
         return Response(

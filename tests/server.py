@@ -60,7 +60,14 @@ class Server:
             self.process.wait()
 
 
-def start(data_dir: Path, *, redis_url: str = "", workers: int = 4, extra_env: dict[str, str] | None = None) -> Server:
+def start(
+    data_dir: Path,
+    *,
+    redis_url: str = "",
+    workers: int = 4,
+    extra_env: dict[str, str] | None = None,
+    log_path: Path | None = None,
+) -> Server:
     """Migrate, then run gunicorn like `make run`; returns once it answers."""
     env = {
         **os.environ,
@@ -73,21 +80,14 @@ def start(data_dir: Path, *, redis_url: str = "", workers: int = 4, extra_env: d
     env.pop("DATABASE_URL", None)
     subprocess.run([str(BIN / "python"), "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
     port = free_port()
+    env.update(HOST="127.0.0.1", PORT=str(port), WEB_CONCURRENCY=str(workers))
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(data_dir / "prometheus")
+    log = open(log_path, "ab") if log_path is not None else None  # noqa: SIM115 - owned by the process
     process = subprocess.Popen(
-        [
-            str(BIN / "gunicorn"),
-            "server.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--timeout",
-            "60",
-            "--log-level",
-            "warning",
-        ],
+        [str(BIN / "gunicorn"), "-c", "server/gunicorn.py", "server.wsgi:application"],
         cwd=ROOT,
         env=env,
+        stderr=log,
     )
     server = Server(process, port, data_dir)
     deadline = time.monotonic() + 30

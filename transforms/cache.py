@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -216,10 +217,12 @@ def single_flight(key: str, path: Path) -> Iterator[bool]:
 
 def fetch_or_render(*, original_id: str, key: str, out_format: str, render: Callable[[], bytes]) -> tuple[bytes, Tier]:
     """Redis, then disk, then one render for all concurrent requests of the key."""
+    path = variant_path(original_id, key, out_format)
     data = redis_tier.get(original_id, key)
     if data is not None:
+        with contextlib.suppress(OSError):
+            os.utime(path)  # keep the disk copy's least-recently-used clock honest
         return data, "hit-redis"
-    path = variant_path(original_id, key, out_format)
     data = disk_read(path)
     if data is not None:
         redis_tier.put(original_id, key, data)
@@ -233,6 +236,7 @@ def fetch_or_render(*, original_id: str, key: str, out_format: str, render: Call
         data = render()
         disk_write(path, data)
     redis_tier.put(original_id, key, data)
+    prune_schedule.rendered()
     return data, "miss"
 
 
@@ -241,3 +245,56 @@ def variants_purge(original_id: str) -> None:
     directory = variants_dir(original_id)
     shutil.rmtree(directory, ignore_errors=True)
     redis_tier.purge(original_id)
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    files_before: int
+    bytes_before: int
+    files_removed: int
+    bytes_removed: int
+
+
+def variants_prune(max_bytes: int, *, dry_run: bool = False) -> PruneResult:
+    """Delete the least recently used variants (oldest mtime; hits touch it) until the disk total fits."""
+    entries = []
+    for path in Path(settings.VARIANTS_DIR).glob("*/*"):
+        if path.name.startswith("."):
+            continue
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        entries.append((stat.st_mtime, stat.st_size, path))
+    total = sum(size for _, size, _ in entries)
+    removed = removed_bytes = 0
+    for _, size, path in sorted(entries, key=lambda entry: entry[0]):
+        if total - removed_bytes <= max_bytes:
+            break
+        if not dry_run:
+            path.unlink(missing_ok=True)
+        removed += 1
+        removed_bytes += size
+    return PruneResult(len(entries), total, removed, removed_bytes)
+
+
+class _PruneSchedule:
+    """Every so many renders, a worker enforces VARIANT_CACHE_MAX_BYTES on the way out."""
+
+    every = 200
+
+    def __init__(self) -> None:
+        self.renders = 0
+        self.mutex = threading.Lock()
+
+    def rendered(self) -> None:
+        with self.mutex:
+            self.renders += 1
+            due = self.renders % self.every == 0
+        if due:
+            result = variants_prune(settings.VARIANT_CACHE_MAX_BYTES)
+            if result.files_removed:
+                logger.info("pruned %s variants (%s bytes)", result.files_removed, result.bytes_removed)
+
+
+prune_schedule = _PruneSchedule()

@@ -2,7 +2,6 @@
 
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -13,11 +12,11 @@ from django.views import View
 
 from originals import selectors, services
 from originals.errors import error_response
-from originals.models import Original
+from server.metrics import BYTES_SERVED, VARIANT_REQUESTS
 
-from . import cache
-from .pipeline import ENCODERS, PIPELINE_VERSION, Rendered, RenderError, animation_for, render
-from .spec import InvalidSpec, VariantSpec, output_format, parse
+from .pipeline import ENCODERS, Rendered, RenderError, animation_for
+from .spec import InvalidSpec, VariantSpec, parse
+from .variants import Variant, variant_fetch, variant_resolve
 
 logger = logging.getLogger(__name__)
 
@@ -26,41 +25,12 @@ IMAGE_CSP = "default-src 'none'; sandbox"
 MAX_QUERY_LENGTH = 1024
 
 
-@dataclass(frozen=True)
-class Variant:
-    """Everything known about a request's variant before any image is opened."""
-
-    original: Original
-    spec: VariantSpec  # canonical for `out_format`
-    out_format: str
-    negotiated: bool
-    key: str
-
-    @property
-    def etag(self) -> str:
-        return f'"{self.key}"'
-
-
 def _parse_query(request: HttpRequest) -> VariantSpec:
     query = request.META.get("QUERY_STRING", "")
     if len(query) > MAX_QUERY_LENGTH:
         raise InvalidSpec("query", f"The query is longer than {MAX_QUERY_LENGTH} characters.", "query_too_long")
     pairs = parse_qsl(query, keep_blank_values=True, separator="&")
     return parse(pairs, max_side=settings.MAX_OUTPUT_SIDE)
-
-
-def _resolve(spec: VariantSpec, original: Original, accept: str) -> Variant:
-    out_format, negotiated = output_format(
-        spec, original_format=original.format, has_alpha=original.has_alpha, accept=accept
-    )
-    final = spec.for_output(out_format)
-    key = cache.variant_key(
-        pipeline_version=PIPELINE_VERSION,
-        original_sha256=original.sha256,
-        canonical_query=final.canonical_query,
-        out_format=out_format,
-    )
-    return Variant(original, final, out_format, negotiated, key)
 
 
 def _not_modified(request: HttpRequest, etag: str) -> bool:
@@ -115,8 +85,9 @@ class ImageView(View):
         original = selectors.original_get(original_id)
         if original is None:
             return error_response(f"No original has the id {original_id[:40]!r}.", "not_found", 404, "id")
-        variant = _resolve(spec, original, request.headers.get("Accept", ""))
+        variant = variant_resolve(spec, original, accept=request.headers.get("Accept", ""))
         if _not_modified(request, variant.etag):
+            VARIANT_REQUESTS.labels(tier="not-modified").inc()
             response: HttpResponseBase = HttpResponse(status=304)
             _headers(response, variant)
             return response
@@ -124,30 +95,20 @@ class ImageView(View):
 
     def _serve(self, variant: Variant, started: float) -> HttpResponseBase:
         original = variant.original
-        rendered: list[Rendered] = []
-
-        def render_now() -> bytes:
-            source = services.original_path(original).read_bytes()
-            rendered.append(render(source, variant.spec, variant.out_format))
-            return rendered[0].data
-
         try:
-            data, tier = cache.fetch_or_render(
-                original_id=original.id, key=variant.key, out_format=variant.out_format, render=render_now
-            )
+            fetched = variant_fetch(variant)
         except FileNotFoundError:
             logger.error("original %s has no file at %s", original.id, services.original_path(original))
             return error_response("The original's file is missing from the store.", "original_missing", 404)
         except RenderError as exc:
             return error_response(f"The original cannot be rendered: {exc}", "corrupt_image", 422)
-        response = HttpResponse(data, content_type=ENCODERS[variant.out_format].content_type)
-        response["Content-Length"] = str(len(data))
+        response = HttpResponse(fetched.data, content_type=ENCODERS[variant.out_format].content_type)
+        response["Content-Length"] = str(len(fetched.data))
         _headers(response, variant)
-        response["X-Cache"] = tier
+        response["X-Cache"] = fetched.tier
         animation = animation_for(original.format, original.frames, variant.out_format)
         if animation != "none":
             response["X-Animation"] = animation
-        response["Server-Timing"] = _server_timing(
-            tier, time.perf_counter() - started, rendered[0] if rendered else None
-        )
+        response["Server-Timing"] = _server_timing(fetched.tier, time.perf_counter() - started, fetched.rendered)
+        BYTES_SERVED.labels(kind="variant").inc(len(fetched.data))
         return response

@@ -1,0 +1,79 @@
+"""Liveness (/healthz), readiness (/readyz) and the Prometheus endpoint (/metrics)."""
+
+import hmac
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from originals.errors import error_response
+from transforms.cache import redis_tier
+
+from .metrics import exposition
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """The process answers; nothing else is checked (a dead Redis must not get a worker restarted)."""
+    return JsonResponse({"status": "ok"})
+
+
+def _check_database() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return "ok"
+
+
+def _check_data_dir() -> str:
+    directory = Path(settings.DATA_DIR)
+    with tempfile.NamedTemporaryFile(dir=directory, prefix=".readyz-") as probe:
+        probe.write(b"ok")
+        probe.flush()
+    return "ok"
+
+
+def _check_redis() -> str:
+    if not redis_tier.configured:
+        return "not configured"
+    from django_redis import get_redis_connection
+
+    get_redis_connection("default").ping()  # bypasses the circuit breaker: readiness wants the truth now
+    return "ok"
+
+
+CHECKS = {"database": _check_database, "data_dir": _check_data_dir, "redis": _check_redis}
+
+
+@never_cache
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Ready when the database answers, DATA_DIR is writable and Redis answers (or is not configured)."""
+    results: dict[str, str] = {}
+    for name, check in CHECKS.items():
+        try:
+            results[name] = check()
+        except Exception as exc:  # noqa: BLE001 - every failure is a reason to report, not to crash on
+            results[name] = f"error: {type(exc).__name__}: {exc}"[:300]
+    failed = [name for name, result in results.items() if result.startswith("error")]
+    if failed:
+        reasons = "; ".join(f"{name} {results[name]}" for name in failed)
+        return JsonResponse({"error": f"Not ready: {reasons}", "code": "not_ready", "checks": results}, status=503)
+    return JsonResponse({"status": "ok", "checks": results})
+
+
+@never_cache
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus text format; public only where METRICS_PUBLIC is on, else behind METRICS_TOKEN."""
+    if not settings.METRICS_PUBLIC:
+        supplied = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        token = settings.METRICS_TOKEN
+        if not token or not hmac.compare_digest(supplied.encode(), token.encode()):
+            return error_response("Metrics need `Authorization: Bearer <METRICS_TOKEN>`.", "permission_denied", 403)
+    return HttpResponse(exposition(), content_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,0 +1,72 @@
+"""Prometheus metrics of the service, shared by gunicorn's workers when PROMETHEUS_MULTIPROC_DIR is set."""
+
+import os
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from django.conf import settings
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+HTTP_RESPONSES = Counter("darkroom_http_responses", "HTTP responses by route and status.", ["route", "status"])
+VARIANT_REQUESTS = Counter("darkroom_variant_requests", "Variant responses by cache tier (miss = rendered).", ["tier"])
+RENDER_SECONDS = Histogram(
+    "darkroom_render_seconds",
+    "Seconds per render stage (decode, transform, encode) by output format.",
+    ["stage", "format"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+BYTES_SERVED = Counter("darkroom_bytes_served", "Body bytes of image responses.", ["kind"])
+UPLOADS = Counter("darkroom_uploads", "Accepted uploads by outcome.", ["outcome"])
+UPLOAD_REFUSALS = Counter("darkroom_upload_refusals", "Refused uploads by error code.", ["code"])
+
+
+class DiskCacheCollector(Collector):
+    """The variant cache's bytes on disk, measured at scrape time (at most every 10 s)."""
+
+    def __init__(self) -> None:
+        self._measured_at = 0.0
+        self._bytes = 0
+        self._files = 0
+
+    def _measure(self) -> None:
+        if time.monotonic() - self._measured_at < 10:
+            return
+        total = files = 0
+        for entry in _walk(Path(settings.VARIANTS_DIR)):
+            total += entry.stat().st_size
+            files += 1
+        self._bytes, self._files, self._measured_at = total, files, time.monotonic()
+
+    def collect(self) -> Iterable[Metric]:
+        self._measure()
+        yield GaugeMetricFamily("darkroom_variant_cache_bytes", "Bytes of variants on disk.", value=self._bytes)
+        yield GaugeMetricFamily("darkroom_variant_cache_files", "Variant files on disk.", value=self._files)
+
+
+def _walk(root: Path) -> Iterator[os.DirEntry[str]]:
+    try:
+        with os.scandir(root) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    yield from _walk(Path(entry.path))
+                elif entry.is_file(follow_symlinks=False) and not entry.name.startswith("."):
+                    yield entry
+    except OSError:
+        return
+
+
+_disk_registry = CollectorRegistry()
+_disk_registry.register(DiskCacheCollector())
+
+
+def exposition() -> bytes:
+    """The text format of every worker's metrics (multiprocess mode) or this process's, plus the disk gauge."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    return generate_latest(registry) + generate_latest(_disk_registry)

@@ -1,0 +1,75 @@
+"""Request plumbing: the client's real IP behind a proxy, a request id, one log line and metrics per request."""
+
+import contextvars
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponseBase
+
+from .metrics import HTTP_RESPONSES
+
+logger = logging.getLogger("darkroom.request")
+
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
+_IP = re.compile(r"[0-9A-Fa-f:.]{2,45}")
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds the current request's id to every log record, so one request's lines can be found together."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = request_id_var.get()
+        return True
+
+
+class RequestMiddleware:
+    """First in the stack: sets REMOTE_ADDR from the trusted proxy header, then times and logs the request."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+        self.client_ip_header = "HTTP_" + settings.CLIENT_IP_HEADER.upper().replace("-", "_")
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        started = time.perf_counter()
+        if settings.CLIENT_IP_HEADER:
+            client_ip = request.META.get(self.client_ip_header, "")
+            if _IP.fullmatch(client_ip):  # only the proxy can set it; anything malformed is ignored
+                request.META["REMOTE_ADDR"] = client_ip
+        supplied = request.headers.get("X-Request-ID", "")
+        request_id = supplied if _REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        try:
+            response = self.get_response(request)
+            response["X-Request-ID"] = request_id
+            self._record(request, response, request_id, time.perf_counter() - started)
+        finally:
+            request_id_var.reset(token)
+        return response
+
+    def _record(self, request: HttpRequest, response: HttpResponseBase, request_id: str, seconds: float) -> None:
+        match = getattr(request, "resolver_match", None)
+        route = match.url_name if match is not None and match.url_name else "unmatched"
+        HTTP_RESPONSES.labels(route=route, status=str(response.status_code)).inc()
+        logger.info(
+            "%s %s %s",
+            request.method,
+            request.path,
+            response.status_code,
+            extra={
+                "request_id": request_id,
+                "method": request.method,
+                "path": request.path,
+                "route": route,
+                "status": response.status_code,
+                "duration_ms": round(seconds * 1000, 2),
+                "cache": response.get("X-Cache", ""),
+                "bytes": response.get("Content-Length", ""),
+                "client_ip": request.META.get("REMOTE_ADDR", ""),
+            },
+        )

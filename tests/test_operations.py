@@ -1,0 +1,134 @@
+"""Health, readiness, metrics, request ids, the client IP behind a proxy, and JSON logs."""
+
+import json
+import re
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from django.test import Client, override_settings
+from rest_framework.test import APIClient
+
+from originals.tests.conftest import jpeg_bytes, upload
+from transforms import cache as variant_cache
+
+from . import server as live
+
+pytestmark = pytest.mark.django_db
+
+
+def closed_port_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"redis://127.0.0.1:{port}/0"
+
+
+def metric(client: Client, name: str, **labels: str) -> float:
+    text = client.get("/metrics").content.decode()
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    total = 0.0
+    for line in text.splitlines():
+        match = re.fullmatch(rf"{name}\{{(.*)\}} (\S+)", line)
+        if match and all(part in match.group(1).split(",") for part in wanted.split(",")):
+            total += float(match.group(2))
+    return total
+
+
+def test_healthz(client: Client):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_readyz_follows_redis(client: Client):
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "data_dir": "ok", "redis": "ok"}
+    down = closed_port_url()
+    with override_settings(CACHES={"default": {**settings.CACHES["default"], "LOCATION": down}}, REDIS_URL=down):
+        response = client.get("/readyz")
+        assert response.status_code == 503
+        body = response.json()
+        assert body["code"] == "not_ready" and "redis" in body["error"]
+        assert body["checks"]["redis"].startswith("error: ConnectionError")
+        assert body["checks"]["database"] == "ok"
+    assert client.get("/readyz").status_code == 200, "ready again once Redis is back"
+    with override_settings(REDIS_URL=""):
+        assert client.get("/readyz").json()["checks"]["redis"] == "not configured"
+
+
+def test_metrics_move_after_a_miss_and_a_hit(client: Client):
+    original = APIClient().post("/api/v1/originals/", {"file": upload(jpeg_bytes())}, format="multipart").json()
+    before = {tier: metric(client, "darkroom_variant_requests_total", tier=tier) for tier in ("miss", "hit-redis")}
+    renders_before = metric(client, "darkroom_render_seconds_count", stage="encode", format="jpeg")
+    client.get(f"/image/{original['id']}/?w=17")
+    client.get(f"/image/{original['id']}/?w=17")
+    assert metric(client, "darkroom_variant_requests_total", tier="miss") == before["miss"] + 1
+    assert metric(client, "darkroom_variant_requests_total", tier="hit-redis") == before["hit-redis"] + 1
+    assert metric(client, "darkroom_render_seconds_count", stage="encode", format="jpeg") == renders_before + 1
+    assert metric(client, "darkroom_bytes_served_total", kind="variant") > 0
+    assert metric(client, "darkroom_http_responses_total", route="image", status="200") >= 2
+    assert "darkroom_variant_cache_bytes" in client.get("/metrics").content.decode()
+
+
+def test_upload_refusals_are_counted(client: Client):
+    before = metric(client, "darkroom_upload_refusals_total", code="unsupported_format")
+    APIClient().post("/api/v1/originals/", {"file": upload(b"not an image", "x.png")}, format="multipart")
+    assert metric(client, "darkroom_upload_refusals_total", code="unsupported_format") == before + 1
+
+
+@override_settings(METRICS_PUBLIC=False, METRICS_TOKEN="s3cret-token")
+def test_metrics_are_private_in_production(client: Client):
+    assert client.get("/metrics").status_code == 403
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 403
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-token").status_code == 200
+
+
+def test_request_id_is_echoed_or_made(client: Client):
+    assert client.get("/healthz", HTTP_X_REQUEST_ID="abc12345-req").headers["X-Request-ID"] == "abc12345-req"
+    made = client.get("/healthz", HTTP_X_REQUEST_ID="bad id with spaces").headers["X-Request-ID"]
+    assert re.fullmatch(r"[0-9a-f]{32}", made)
+
+
+@override_settings(CLIENT_IP_HEADER="Fly-Client-IP", ANON_UPLOAD_RATE="1/minute")
+def test_throttle_uses_the_proxy_client_ip():
+    client = APIClient()
+    for ip in ("203.0.113.7", "203.0.113.8"):
+        cache.delete(f"throttle_anon_upload_{ip}")
+
+    def post(ip: str, colour: str, spoofed_xff: str = "") -> int:
+        extra: dict[str, Any] = {"HTTP_FLY_CLIENT_IP": ip, "HTTP_X_FORWARDED_FOR": spoofed_xff or ip}
+        data = {"file": upload(jpeg_bytes(color=colour))}
+        return client.post("/api/v1/originals/", data, format="multipart", **extra).status_code
+
+    assert post("203.0.113.7", "red") == 201
+    assert post("203.0.113.7", "blue", spoofed_xff="198.51.100.1") == 429, "X-Forwarded-For must not help"
+    assert post("203.0.113.8", "green") == 201, "another client has its own budget"
+    for ip in ("203.0.113.7", "203.0.113.8"):
+        cache.delete(f"throttle_anon_upload_{ip}")
+
+
+def test_prune_schedule_enforces_the_cap(tmp_path: Path):
+    with override_settings(VARIANT_CACHE_MAX_BYTES=1):
+        for _ in range(variant_cache.prune_schedule.every - variant_cache.prune_schedule.renders % 200):
+            variant_cache.prune_schedule.rendered()
+    files = [p for p in Path(settings.VARIANTS_DIR).glob("*/*") if not p.name.startswith(".")]
+    assert sum(p.stat().st_size for p in files) <= 1
+
+
+@pytest.mark.slow
+def test_json_logs_with_request_id_and_timing(tmp_path: Path):
+    log_path = tmp_path / "server.log"
+    running = live.start(tmp_path / "data", workers=1, extra_env={"LOG_FORMAT": "json"}, log_path=log_path)
+    try:
+        status, _, _ = running.request("GET", "/healthz", headers={"X-Request-ID": "trace-me-123"})
+        assert status == 200
+    finally:
+        running.stop()
+    records = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
+    line = next(r for r in records if r.get("path") == "/healthz")
+    assert line["request_id"] == "trace-me-123" and line["status"] == 200
+    assert line["level"] == "INFO" and isinstance(line["duration_ms"], float)

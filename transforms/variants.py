@@ -1,0 +1,67 @@
+"""Variant services: resolve a spec for an original (format, key) and fetch it from cache or render it."""
+
+from dataclasses import dataclass
+
+from originals import services as originals_services
+from originals.models import Original
+from server.metrics import RENDER_SECONDS, VARIANT_REQUESTS
+
+from . import cache
+from .pipeline import PIPELINE_VERSION, Rendered, render
+from .spec import VariantSpec, output_format
+
+
+@dataclass(frozen=True)
+class Variant:
+    """Everything known about a variant before any image is opened."""
+
+    original: Original
+    spec: VariantSpec  # canonical for `out_format`
+    out_format: str
+    negotiated: bool
+    key: str
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.key}"'
+
+
+@dataclass(frozen=True)
+class Fetched:
+    data: bytes
+    tier: cache.Tier
+    rendered: Rendered | None  # set on the request that rendered
+
+
+def variant_resolve(spec: VariantSpec, original: Original, *, accept: str = "") -> Variant:
+    """The concrete output format (negotiated from Accept for fmt=auto) and the cache key."""
+    out_format, negotiated = output_format(
+        spec, original_format=original.format, has_alpha=original.has_alpha, accept=accept
+    )
+    final = spec.for_output(out_format)
+    key = cache.variant_key(
+        pipeline_version=PIPELINE_VERSION,
+        original_sha256=original.sha256,
+        canonical_query=final.canonical_query,
+        out_format=out_format,
+    )
+    return Variant(original, final, out_format, negotiated, key)
+
+
+def variant_fetch(variant: Variant) -> Fetched:
+    """Redis, disk, or one render; raises RenderError for an undecodable original, OSError for a lost file."""
+    rendered: list[Rendered] = []
+
+    def render_now() -> bytes:
+        source = originals_services.original_path(variant.original).read_bytes()
+        result = render(source, variant.spec, variant.out_format)
+        for stage, seconds in result.timings.items():
+            RENDER_SECONDS.labels(stage=stage, format=variant.out_format).observe(seconds)
+        rendered.append(result)
+        return result.data
+
+    data, tier = cache.fetch_or_render(
+        original_id=variant.original.id, key=variant.key, out_format=variant.out_format, render=render_now
+    )
+    VARIANT_REQUESTS.labels(tier=tier).inc()
+    return Fetched(data, tier, rendered[0] if rendered else None)
