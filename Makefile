@@ -9,7 +9,7 @@ export WEB_CONCURRENCY ?= 4
 export DATA_DIR ?= $(CURDIR)/var
 export DARKROOM_ENV ?= local
 
-.PHONY: run dev test lint typecheck pytest test-postgres migrate container-check clean
+.PHONY: run dev superuser test lint typecheck pytest test-postgres migrate container-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ migrate: $(VENV)/.runtime
 ## Serve at http://$(HOST):$(PORT) with gunicorn and embedded defaults (SQLite and disk cache in ./var).
 run: migrate
 	PROMETHEUS_MULTIPROC_DIR=$(DATA_DIR)/prometheus $(BIN)/gunicorn -c server/gunicorn.py server.wsgi:application
+
+## Create an admin (staff) user for the quick start's database.
+superuser: migrate
+	$(BIN)/python manage.py createsuperuser
 
 ## Django's development server, with auto-reload.
 dev: migrate
