@@ -27,6 +27,13 @@ def _positive_int(name: str, default: int) -> int:
     return value
 
 
+def _int_list(name: str, default: list[int]) -> list[int]:
+    raw = env.list(name, default=[str(value) for value in default])
+    if not all(value.isascii() and value.isdigit() and int(value) > 0 for value in raw):
+        raise ImproperlyConfigured(f"{name} must be positive whole numbers separated by commas, got {raw!r}")
+    return sorted({int(value) for value in raw})
+
+
 def _bool(name: str, default: bool) -> bool:
     raw = env.str(name, default="")
     if raw == "":
@@ -249,6 +256,23 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},  # refusals are logged once, by darkroom.request
 }
+
+# Signed variant URLs (transforms/signing.py): off, required, or required except presets and ladder widths.
+URL_SIGNING = env.str("URL_SIGNING", default="off" if LOCAL else "presets")
+if URL_SIGNING not in ("off", "required", "presets"):
+    raise ImproperlyConfigured(f"URL_SIGNING must be off, required or presets, got {URL_SIGNING!r}")
+URL_SIGNING_KEYS = env.list("URL_SIGNING_KEYS", default=[])  # the first signs; all verify (rotation)
+VARIANT_PRESETS: dict[str, str] = env.json(
+    "VARIANT_PRESETS",
+    default={
+        "thumbnail": "w=200&h=200&fit=cover",
+        "small": "w=480",
+        "medium": "w=960",
+        "large": "w=1920",
+    },
+)
+# Unsigned widths allowed in "presets" mode, for srcset ladders.
+WIDTH_LADDER = _int_list("WIDTH_LADDER", [160, 320, 480, 640, 960, 1280, 1600, 1920, 2560])
 
 # The variant cache (DESIGN.md section 6).
 REDIS_RETRY_SECONDS = 5.0  # after a Redis failure, serve without it this long before trying again

@@ -2,6 +2,7 @@
 
 from django.urls import reverse
 
+from .signing import signed_query
 from .spec import VariantSpec
 
 # Shown with every original in the API, as a starting point for <img>, srcset and <picture>.
@@ -15,7 +16,7 @@ EXAMPLE_VARIANTS: dict[str, VariantSpec] = {
 
 
 def variant_path(original_id: str, spec: VariantSpec | None = None) -> str:
-    """`/image/<id>/` with the spec's canonical query, so every link to a variant hits one cache entry."""
+    """`/image/<id>/` with the spec's canonical query (signed when URL_SIGNING is on): one cache entry a link."""
     base = reverse("image", args=[original_id])
-    query = spec.canonical_query if spec is not None else ""
+    query = signed_query(original_id, spec or VariantSpec())
     return f"{base}?{query}" if query else base

@@ -27,7 +27,9 @@ OUTPUT_FORMATS = ("jpeg", "png", "webp", "avif", "gif")
 LOSSY_FORMATS = frozenset({"jpeg", "webp", "avif"})
 DEFAULT_QUALITY: dict[str, int] = {"jpeg": 82, "webp": 80, "avif": 60}
 MAX_OUTPUT_SIDE = 8192
-PARAMETERS = ("w", "h", "fit", "rotate", "flip", "fmt", "q")
+PARAMETERS = ("w", "h", "fit", "rotate", "flip", "fmt", "q", "preset")
+# A preset fixes the geometry and quality; only these may be given beside it.
+PRESET_COMPANIONS = frozenset({"preset", "fmt"})
 
 _T = TypeVar("_T")
 _DIGITS = re.compile(r"[0-9]+")
@@ -92,9 +94,12 @@ def parse(
     *,
     max_side: int = MAX_OUTPUT_SIDE,
     ignore: frozenset[str] = frozenset(),
+    presets: Mapping[str, VariantSpec] | None = None,
 ) -> VariantSpec:
     """Turn raw query pairs into a canonical VariantSpec, or raise InvalidSpec naming the parameter."""
     raw = _collect(pairs, ignore)
+    if "preset" in raw:
+        return _from_preset(raw, presets or {})
     w = _optional(raw, "w", lambda v: _integer("w", v, 1, max_side))
     h = _optional(raw, "h", lambda v: _integer("h", v, 1, max_side))
     fit = _optional(raw, "fit", lambda v: _choice("fit", v, _FITS)) or "contain"
@@ -107,6 +112,26 @@ def parse(
     if fmt is not None and fmt != "auto":
         q = _quality_for(fmt, q)
     return VariantSpec(w=w, h=h, fit=fit, rotate=rotate, flip=flip, fmt=fmt, q=q)
+
+
+def _from_preset(raw: Mapping[str, str], presets: Mapping[str, VariantSpec]) -> VariantSpec:
+    """`preset=<name>` (optionally with `fmt`) is the preset's spec; it is one variant with its expansion."""
+    name = raw["preset"]
+    if name not in presets:
+        known = ", ".join(sorted(presets)) or "none are configured"
+        raise InvalidSpec("preset", f"preset must be one of: {known}; got {_echo(name)}", "invalid_parameter")
+    extra = sorted(set(raw) - PRESET_COMPANIONS)
+    if extra:
+        raise InvalidSpec(
+            extra[0],
+            f"{extra[0]} cannot be combined with preset; a preset fixes it (only fmt may be added)",
+            "conflicting_parameter",
+        )
+    spec = presets[name]
+    fmt = _optional(raw, "fmt", _format)
+    if fmt is None:
+        return spec
+    return replace(spec, fmt=fmt, q=spec.q if fmt == "auto" else _quality_for(fmt, spec.q))
 
 
 def output_format(

@@ -14,6 +14,7 @@ from originals import selectors, services
 from originals.errors import error_response
 from server.metrics import BYTES_SERVED, VARIANT_REQUESTS
 
+from . import signing
 from .pipeline import ENCODERS, Rendered, RenderError, animation_for
 from .spec import InvalidSpec, VariantSpec, parse
 from .variants import Variant, variant_fetch, variant_resolve
@@ -23,14 +24,20 @@ logger = logging.getLogger(__name__)
 IMMUTABLE = "public, max-age=31536000, immutable"
 IMAGE_CSP = "default-src 'none'; sandbox"
 MAX_QUERY_LENGTH = 1024
+SIGNATURE_PARAM = frozenset({"sig"})
 
 
-def _parse_query(request: HttpRequest) -> VariantSpec:
+def _parse_query(request: HttpRequest) -> tuple[VariantSpec, str | None]:
+    """The canonical spec and the `sig` parameter, or InvalidSpec naming what is wrong."""
     query = request.META.get("QUERY_STRING", "")
     if len(query) > MAX_QUERY_LENGTH:
         raise InvalidSpec("query", f"The query is longer than {MAX_QUERY_LENGTH} characters.", "query_too_long")
     pairs = parse_qsl(query, keep_blank_values=True, separator="&")
-    return parse(pairs, max_side=settings.MAX_OUTPUT_SIDE)
+    signatures = [value for name, value in pairs if name == "sig"]
+    if len(signatures) > 1:
+        raise InvalidSpec("sig", "sig is given more than once; give it once", "repeated_parameter")
+    spec = parse(pairs, max_side=settings.MAX_OUTPUT_SIDE, ignore=SIGNATURE_PARAM, presets=signing.presets())
+    return spec, signatures[0] if signatures else None
 
 
 def _not_modified(request: HttpRequest, etag: str) -> bool:
@@ -79,9 +86,12 @@ class ImageView(View):
     def get(self, request: HttpRequest, original_id: str) -> HttpResponseBase:
         started = time.perf_counter()
         try:
-            spec = _parse_query(request)
+            spec, signature = _parse_query(request)
         except InvalidSpec as exc:
             return error_response(exc.message, exc.code, 400, exc.param)
+        problem = signing.signature_problem(original_id, spec, signature)
+        if problem is not None:
+            return error_response(problem[1], problem[0], 403, "sig")
         original = selectors.original_get(original_id)
         if original is None:
             return error_response(f"No original has the id {original_id[:40]!r}.", "not_found", 404, "id")

@@ -251,7 +251,7 @@ def test_refused_queries_name_the_parameter(query: str, param: str, code: str) -
         ("q=101", "q must be an integer from 1 to 100, got '101'"),
         ("rotate=45", "rotate must be one of 0, 90, 180, 270 (degrees clockwise), got '45'"),
         ("fmt=../png", "fmt must be one of jpeg, png, webp, avif, gif, jpg, auto, got '../png'"),
-        ("width=300", "'width' is not a parameter; use one of w, h, fit, rotate, flip, fmt, q"),
+        ("width=300", "'width' is not a parameter; use one of w, h, fit, rotate, flip, fmt, q, preset"),
         ("w=1&w=2", "w is given more than once; give it once"),
         ("w=", "w is empty; give it a value or leave it out"),
     ],

@@ -1,0 +1,93 @@
+"""Signed variant URLs, as thumbor and imgproxy have them: an HMAC-SHA256 `sig` over the canonical URL.
+
+Why: without signatures anyone can make the server render and store an unbounded number of variants
+(every width from 1 to 8192, every quality, every format) of every original. With URL_SIGNING=required
+only URLs the application (or someone holding a key) wrote are rendered; with URL_SIGNING=presets the
+unsigned ones are limited to named presets and a ladder of widths, a small bounded set per original.
+Keys rotate: the first of URL_SIGNING_KEYS signs, all of them verify.
+"""
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Iterable, Sequence
+from functools import cache
+from urllib.parse import parse_qsl
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from .spec import InvalidSpec, VariantSpec, parse
+
+MODES = ("off", "required", "presets")
+SIGNATURE_BYTES = 32
+
+
+def message(original_id: str, spec: VariantSpec) -> bytes:
+    """What is signed: the canonical path and query, so every spelling of a variant shares one signature."""
+    return f"/image/{original_id}/?{spec.canonical_query}".encode()
+
+
+def sign(payload: bytes, key: bytes) -> str:
+    digest = hmac.new(key, payload, hashlib.sha256).digest()[:SIGNATURE_BYTES]
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def verify(payload: bytes, signature: str, keys: Iterable[bytes]) -> bool:
+    expected = signature.encode()
+    return any(hmac.compare_digest(sign(payload, key).encode(), expected) for key in keys)
+
+
+def keys() -> Sequence[bytes]:
+    """URL_SIGNING_KEYS, or one key derived from SECRET_KEY when none are configured."""
+    configured = [key.encode() for key in settings.URL_SIGNING_KEYS]
+    if configured:
+        return configured
+    return [hmac.new(settings.SECRET_KEY.encode(), b"darkroom url signing", hashlib.sha256).digest()]
+
+
+@cache
+def _presets(items: tuple[tuple[str, str], ...], max_side: int) -> dict[str, VariantSpec]:
+    compiled = {}
+    for name, query in items:
+        try:
+            compiled[name] = parse(parse_qsl(query, keep_blank_values=True), max_side=max_side)
+        except InvalidSpec as exc:
+            raise ImproperlyConfigured(f"VARIANT_PRESETS[{name!r}] = {query!r}: {exc.message}") from exc
+    return compiled
+
+
+def presets() -> dict[str, VariantSpec]:
+    """The named presets of settings.VARIANT_PRESETS, parsed once."""
+    return _presets(tuple(sorted(settings.VARIANT_PRESETS.items())), settings.MAX_OUTPUT_SIDE)
+
+
+def is_public(spec: VariantSpec) -> bool:
+    """In `presets` mode, what may be served unsigned: a preset, or a ladder width alone (any format)."""
+    geometry = VariantSpec(w=spec.w, h=spec.h, fit=spec.fit, rotate=spec.rotate, flip=spec.flip, q=spec.q)
+    for preset in presets().values():
+        if geometry == VariantSpec(preset.w, preset.h, preset.fit, preset.rotate, preset.flip, q=preset.q):
+            return True
+    return geometry == VariantSpec(w=spec.w) and spec.w in settings.WIDTH_LADDER
+
+
+def signature_problem(original_id: str, spec: VariantSpec, signature: str | None) -> tuple[str, str] | None:
+    """None when the request may be served, else (code, message) for a 403."""
+    mode = settings.URL_SIGNING
+    if mode == "off" or (mode == "presets" and is_public(spec)):
+        return None
+    if not signature:
+        why = "every variant must be signed" if mode == "required" else "only presets and ladder widths are not"
+        return "signature_required", f"This variant needs a sig parameter: {why}."
+    if not verify(message(original_id, spec), signature, keys()):
+        return "invalid_signature", "The sig parameter does not match this URL; sign the canonical URL again."
+    return None
+
+
+def signed_query(original_id: str, spec: VariantSpec) -> str:
+    """The canonical query, with its sig when signing is on: what links written by this service use."""
+    query = spec.canonical_query
+    if settings.URL_SIGNING == "off":
+        return query
+    sig = sign(message(original_id, spec), keys()[0])
+    return f"{query}&sig={sig}" if query else f"sig={sig}"
