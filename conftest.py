@@ -16,6 +16,8 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.VARIANTS_DIR = data_dir / "variants"
     for directory in (settings.ORIGINALS_DIR, settings.VARIANTS_DIR):
         directory.mkdir(parents=True, exist_ok=True)
+    # Test runs share one Redis: give this run's cache keys (throttle counters) a prefix of their own.
+    settings.CACHES["default"]["KEY_PREFIX"] = data_dir.name
     config.stash[_DATA_DIR] = data_dir
 
 

@@ -128,6 +128,18 @@ def _decode_first_frame(image: Image.Image) -> None:
         raise UnprocessableImage(f"The image data is corrupt or truncated ({exc}).") from exc
 
 
+def _verify_checksums(fp: IO[bytes], fmt: str) -> None:
+    """PNG chunks carry CRCs that Pillow's decoder skips; browsers do not, so a bad one is refused here."""
+    if fmt != "PNG":
+        return
+    fp.seek(0)
+    try:
+        with Image.open(fp, formats=["PNG"]) as fresh:
+            fresh.verify()
+    except Exception as exc:
+        raise UnprocessableImage(f"The PNG is corrupt ({exc}).") from exc
+
+
 def inspect_image(fp: IO[bytes], limits: Limits) -> ImageFacts:
     """Identify an upload from its bytes; refuse foreign formats (415) and corrupt or oversized ones (422)."""
     with _open(fp) as image:
@@ -142,8 +154,21 @@ def inspect_image(fp: IO[bytes], limits: Limits) -> ImageFacts:
         fmt = "JPEG" if image.format == "MPO" else image.format or "UNKNOWN"
         has_alpha = image.mode in _ALPHA_MODES or "transparency" in image.info
         mime = Image.MIME.get(fmt, "application/octet-stream")
-        return ImageFacts(fmt, mime, width, height, frames, has_alpha)
+    _verify_checksums(fp, fmt)
+    return ImageFacts(fmt, mime, width, height, frames, has_alpha)
 
 
 def inspect_bytes(data: bytes, limits: Limits) -> ImageFacts:
     return inspect_image(io.BytesIO(data), limits)
+
+
+def accepted_mime_types() -> tuple[str, ...]:
+    """The MIME types of the accepted formats, for an upload form's `accept` and the limits shown to people."""
+    Image.init()  # registers every plugin's MIME type, not only the common ones
+    return tuple(dict.fromkeys(Image.MIME[name] for name in ACCEPTED_FORMATS if name in Image.MIME))
+
+
+def accepted_extensions() -> tuple[str, ...]:
+    """File name extensions of the accepted formats: browsers leave `File.type` empty for some of them."""
+    Image.init()
+    return tuple(sorted(ext for ext, name in Image.registered_extensions().items() if name in ACCEPTED_FORMATS))

@@ -27,7 +27,8 @@ except ImportError:  # pragma: no cover - depends on the installation
 ALLOWED_DECODERS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF", "AVIF", "TIFF", "BMP", "ICO", *_HEIF)
 PIPELINE_VERSION = "1"
 MAX_FRAMES = 200  # the upload validator refuses more; this only bounds the work if one slips through
-ANIMATED_SOURCES = ("GIF", "WEBP")  # MPO "frames" (phone depth maps, previews) are not an animation
+# APNG is a PNG with frames. MPO "frames" (phone depth maps, previews) and TIFF pages are not an animation.
+ANIMATED_SOURCES = ("GIF", "WEBP", "PNG")
 # JPEG DCT scaling decodes at 1/2, 1/4, 1/8; keep at least this many times the target pixels for the
 # resize to finish from (the same gap Image.thumbnail uses).
 DRAFT_GAP = 2.0
