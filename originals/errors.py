@@ -3,7 +3,8 @@
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -52,10 +53,14 @@ def error_payload(message: str, code: str, param: str | None = None) -> dict[str
     return body
 
 
-def error_response(message: str, code: str, status_code: int, param: str | None = None) -> JsonResponse:
+def error_response(
+    message: str, code: str, status_code: int, param: str | None = None, *, retry_after: int | None = None
+) -> JsonResponse:
     """A plain Django JSON error, for views outside DRF; never cached for long."""
     response = JsonResponse(error_payload(message, code, param), status=status_code)
     response["Cache-Control"] = "no-store"
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
     return response
 
 
@@ -122,6 +127,14 @@ def json_500(request: HttpRequest) -> JsonResponse:
 
 
 def json_400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """Django's answer to a SuspiciousOperation; a body over the non-file limit is a 413, not a 400."""
+    if isinstance(exception, RequestDataTooBig | TooManyFieldsSent | TooManyFilesSent):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return error_response(
+            f"The request body is too large or has too many fields (non-file data is limited to {limit:,} bytes).",
+            "body_too_large",
+            413,
+        )
     return error_response("The request was malformed.", "bad_request", 400)
 
 

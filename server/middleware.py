@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
+from django.urls import resolve
 
 from .metrics import HTTP_RESPONSES
 
@@ -73,3 +74,20 @@ class RequestMiddleware:
                 "client_ip": request.META.get("REMOTE_ADDR", ""),
             },
         )
+
+
+class HealthCheckMiddleware:
+    """Answers /healthz and /readyz before Host validation: platform probers (Fly, Kubernetes, Docker) send
+    the machine's own IP as Host, which ALLOWED_HOSTS rightly refuses everywhere else."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        from . import health
+
+        view = {"/healthz": health.healthz, "/readyz": health.readyz}.get(request.path_info)
+        if view is None:
+            return self.get_response(request)
+        request.resolver_match = resolve(request.path_info)  # for the request log's route label
+        return view(request)

@@ -92,6 +92,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "server.middleware.RequestMiddleware",
+    "server.middleware.HealthCheckMiddleware",  # before anything validates the Host header
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -258,10 +259,11 @@ LOGGING = {
 }
 
 # Signed variant URLs (transforms/signing.py): off, required, or required except presets and ladder widths.
-URL_SIGNING = env.str("URL_SIGNING", default="off" if LOCAL else "presets")
+# As in imgproxy, signing is on once keys are configured (then "presets" unless set), off otherwise.
+URL_SIGNING_KEYS = env.list("URL_SIGNING_KEYS", default=[])  # the first signs; all verify (rotation)
+URL_SIGNING = env.str("URL_SIGNING", default="presets" if URL_SIGNING_KEYS else "off")
 if URL_SIGNING not in ("off", "required", "presets"):
     raise ImproperlyConfigured(f"URL_SIGNING must be off, required or presets, got {URL_SIGNING!r}")
-URL_SIGNING_KEYS = env.list("URL_SIGNING_KEYS", default=[])  # the first signs; all verify (rotation)
 VARIANT_PRESETS: dict[str, str] = env.json(
     "VARIANT_PRESETS",
     default={
@@ -273,6 +275,12 @@ VARIANT_PRESETS: dict[str, str] = env.json(
 )
 # Unsigned widths allowed in "presets" mode, for srcset ladders.
 WIDTH_LADDER = _int_list("WIDTH_LADDER", [160, 320, 480, 640, 960, 1280, 1600, 1920, 2560])
+
+# Limits on rendering, so one request cannot take the machine.
+MAX_CONCURRENT_RENDERS = _positive_int("MAX_CONCURRENT_RENDERS", 2)  # per worker process
+RENDER_QUEUE_SECONDS = 10.0  # wait this long for a render slot, then 503 with Retry-After
+RENDER_TIME_BUDGET_SECONDS = float(_positive_int("RENDER_TIME_BUDGET_SECONDS", 20))
+MAX_VARIANTS_PER_ORIGINAL = _positive_int("MAX_VARIANTS_PER_ORIGINAL", 200)  # stored; LRU beyond it
 
 # The variant cache (DESIGN.md section 6).
 REDIS_RETRY_SECONDS = 5.0  # after a Redis failure, serve without it this long before trying again

@@ -132,3 +132,10 @@ def test_json_logs_with_request_id_and_timing(tmp_path: Path):
     line = next(r for r in records if r.get("path") == "/healthz")
     assert line["request_id"] == "trace-me-123" and line["status"] == 200
     assert line["level"] == "INFO" and isinstance(line["duration_ms"], float)
+
+
+@override_settings(ALLOWED_HOSTS=["images.example.com"])
+def test_probes_answer_whatever_host_the_prober_sends(client: Client):
+    assert client.get("/healthz", HTTP_HOST="172.19.17.130:8080").status_code == 200
+    assert client.get("/readyz", HTTP_HOST="172.19.17.130:8080").status_code == 200
+    assert client.get("/api/v1/originals/", HTTP_HOST="172.19.17.130:8080").status_code == 400

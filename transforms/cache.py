@@ -234,10 +234,24 @@ def fetch_or_render(*, original_id: str, key: str, out_format: str, render: Call
         if not my_turn:
             logger.warning("render lock for %s not released in time; rendering anyway", key)
         data = render()
-        disk_write(path, data)
+        if disk_write(path, data):
+            _cap_original(path.parent)
     redis_tier.put(original_id, key, data)
     prune_schedule.rendered()
     return data, "miss"
+
+
+def _cap_original(directory: Path) -> None:
+    """Keep at most MAX_VARIANTS_PER_ORIGINAL variants of one original on disk, dropping the least recent."""
+    try:
+        with os.scandir(directory) as scan:
+            entries = [e for e in scan if not e.name.startswith(".")]
+        excess = len(entries) - settings.MAX_VARIANTS_PER_ORIGINAL
+        if excess > 0:
+            for entry in sorted(entries, key=lambda e: e.stat().st_mtime)[:excess]:
+                Path(entry.path).unlink(missing_ok=True)
+    except OSError as exc:
+        logger.warning("cannot cap the variants in %s: %s", directory, exc)
 
 
 def variants_purge(original_id: str) -> None:

@@ -38,6 +38,15 @@ class RenderError(Exception):
     """The source bytes cannot be decoded: not an allowed image format, corrupt or truncated."""
 
 
+class RenderTimeout(RenderError):
+    """The render ran past its time budget; checked between stages and between frames."""
+
+
+def _within(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise RenderTimeout("the render ran past its time budget")
+
+
 @dataclass(frozen=True)
 class Rendered:
     data: bytes
@@ -202,22 +211,27 @@ def animation_for(source_format: str, frames: int, out_format: str) -> str:
     return "kept" if ENCODERS[out_format].animated else "first-frame"
 
 
-def render(source: bytes, spec: VariantSpec, out_format: str) -> Rendered:
-    """Decode `source`, apply `spec` and encode as `out_format`; RenderError if it cannot be decoded."""
+def render(source: bytes, spec: VariantSpec, out_format: str, *, deadline: float | None = None) -> Rendered:
+    """Decode `source`, apply `spec` and encode as `out_format`; RenderError if it cannot be decoded.
+
+    `deadline` (time.monotonic()) bounds the work: RenderTimeout is raised at the first check past it.
+    """
     encoder = ENCODERS[out_format]
     quality = spec.q if spec.q is not None else DEFAULT_QUALITY.get(out_format, 0)
     timings = {"decode": 0.0, "transform": 0.0, "encode": 0.0}
     started = time.perf_counter()
     image, plan = _decode(source, spec, encoder)
     timings["decode"] = time.perf_counter() - started
+    _within(deadline)
     animation = animation_for(image.format or "", getattr(image, "n_frames", 1), out_format)
     buf = io.BytesIO()
     if animation == "kept":
-        result, animation = _render_animation(image, plan, encoder, buf, quality, timings)
+        result, animation = _render_animation(image, plan, encoder, buf, quality, timings, deadline)
     else:
         started = time.perf_counter()
         result = apply_all(image, plan)
         timings["transform"] = time.perf_counter() - started
+        _within(deadline)
         started = time.perf_counter()
         encoder.save(result, buf, quality)
         timings["encode"] = time.perf_counter() - started
@@ -225,13 +239,20 @@ def render(source: bytes, spec: VariantSpec, out_format: str) -> Rendered:
 
 
 def _render_animation(
-    image: Image.Image, plan: Plan, encoder: Encoder, buf: IO[bytes], quality: int, timings: dict[str, float]
+    image: Image.Image,
+    plan: Plan,
+    encoder: Encoder,
+    buf: IO[bytes],
+    quality: int,
+    timings: dict[str, float],
+    deadline: float | None,
 ) -> tuple[Image.Image, str]:
     """Put every frame through the same plan and encode them as one animation."""
     loop = image.info.get("loop")
     frames, durations = [], []
     frame_iter = _frames(image)
     while True:
+        _within(deadline)
         started = time.perf_counter()
         decoded = next(frame_iter, None)
         timings["decode"] += time.perf_counter() - started

@@ -1,6 +1,12 @@
 """Variant services: resolve a spec for an original (format, key) and fetch it from cache or render it."""
 
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+
+from django.conf import settings
 
 from originals import services as originals_services
 from originals.models import Original
@@ -48,13 +54,42 @@ def variant_resolve(spec: VariantSpec, original: Original, *, accept: str = "") 
     return Variant(original, final, out_format, negotiated, key)
 
 
+class Overloaded(Exception):
+    """Every render slot of this worker stayed busy for RENDER_QUEUE_SECONDS."""
+
+
+_slots_lock = threading.Lock()
+_slots: dict[int, threading.BoundedSemaphore] = {}
+
+
+def _render_slots() -> threading.BoundedSemaphore:
+    """MAX_CONCURRENT_RENDERS slots per worker process (a threaded worker could otherwise render unboundedly)."""
+    size = settings.MAX_CONCURRENT_RENDERS
+    with _slots_lock:
+        return _slots.setdefault(size, threading.BoundedSemaphore(size))
+
+
+@contextmanager
+def render_slot() -> Iterator[None]:
+    slots = _render_slots()
+    if not slots.acquire(timeout=settings.RENDER_QUEUE_SECONDS):
+        raise Overloaded
+    try:
+        yield
+    finally:
+        slots.release()
+
+
 def variant_fetch(variant: Variant) -> Fetched:
-    """Redis, disk, or one render; raises RenderError for an undecodable original, OSError for a lost file."""
+    """Redis, disk, or one render; raises RenderError for an undecodable original (RenderTimeout past the
+    budget), Overloaded when no render slot frees up, OSError for a lost file."""
     rendered: list[Rendered] = []
 
     def render_now() -> bytes:
-        source = originals_services.original_path(variant.original).read_bytes()
-        result = render(source, variant.spec, variant.out_format)
+        with render_slot():
+            source = originals_services.original_path(variant.original).read_bytes()
+            deadline = time.monotonic() + settings.RENDER_TIME_BUDGET_SECONDS
+            result = render(source, variant.spec, variant.out_format, deadline=deadline)
         for stage, seconds in result.timings.items():
             RENDER_SECONDS.labels(stage=stage, format=variant.out_format).observe(seconds)
         rendered.append(result)

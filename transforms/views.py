@@ -15,9 +15,9 @@ from originals.errors import error_response
 from server.metrics import BYTES_SERVED, VARIANT_REQUESTS
 
 from . import signing
-from .pipeline import ENCODERS, Rendered, RenderError, animation_for
+from .pipeline import ENCODERS, Rendered, RenderError, RenderTimeout, animation_for
 from .spec import InvalidSpec, VariantSpec, parse
-from .variants import Variant, variant_fetch, variant_resolve
+from .variants import Overloaded, Variant, variant_fetch, variant_resolve
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +110,11 @@ class ImageView(View):
         except FileNotFoundError:
             logger.error("original %s has no file at %s", original.id, services.original_path(original))
             return error_response("The original's file is missing from the store.", "original_missing", 404)
+        except RenderTimeout:
+            message = "The render ran past its time budget; try again later."
+            return error_response(message, "render_timeout", 503, retry_after=5)
+        except Overloaded:
+            return error_response("Every render slot is busy; try again shortly.", "overloaded", 503, retry_after=2)
         except RenderError as exc:
             return error_response(f"The original cannot be rendered: {exc}", "corrupt_image", 422)
         response = HttpResponse(fetched.data, content_type=ENCODERS[variant.out_format].content_type)

@@ -159,3 +159,18 @@ def test_garbage_after_a_jpeg_is_accepted_as_browsers_do(client):
 def test_wrong_methods(client, method, status):
     response = getattr(client, method)("/api/v1/originals/")
     assert response.status_code == status and response.json()["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "content_type"),
+    [
+        ("/api/v1/token/", b'{"username":"' + b"a" * 3_000_000 + b'"}', "application/json"),
+        ("/api/v1/originals/", b"a=" + b"b" * 3_000_000, "application/x-www-form-urlencoded"),
+        ("/api/v1/originals/", b"&".join(b"f%d=1" % i for i in range(2000)), "application/x-www-form-urlencoded"),
+    ],
+    ids=["json", "form", "fields"],
+)
+def test_oversized_non_file_bodies_are_413(client, path, body, content_type):
+    response = client.generic("POST", path, body, content_type=content_type)
+    assert response.status_code == 413
+    assert response.json()["code"] == "body_too_large"

@@ -23,6 +23,10 @@ class Command(BaseCommand):
             problems.append("DEBUG is on in production")
         self._line("ALLOWED_HOSTS", ", ".join(settings.ALLOWED_HOSTS))
         self._line("ANONYMOUS_UPLOADS", str(settings.ANONYMOUS_UPLOADS))
+        signing = settings.URL_SIGNING
+        if signing == "off" and not settings.LOCAL:
+            signing += " (warning: anyone can make this server render unbounded variants; set URL_SIGNING_KEYS)"
+        self._line("URL_SIGNING", signing)
         self._line(
             "limits",
             f"{settings.MAX_UPLOAD_BYTES} B, {settings.MAX_SOURCE_PIXELS} px, "

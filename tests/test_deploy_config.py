@@ -1,0 +1,144 @@
+"""fly.toml and the Dockerfile agree with the code: the port gunicorn binds, the volume, the health checks."""
+
+import json
+import runpy
+import shlex
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import Resolver404, resolve
+
+ROOT = Path(__file__).resolve().parent.parent
+FLY = tomllib.loads((ROOT / "fly.toml").read_text())
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) for each instruction, continuation lines joined and comments dropped."""
+    instructions, pending = [], ""
+    for raw in (ROOT / "Dockerfile").read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        keyword, _, arguments = (pending + line).partition(" ")
+        instructions.append((keyword.upper(), arguments.strip()))
+        pending = ""
+    return instructions
+
+
+def runtime_stage() -> list[tuple[str, str]]:
+    """The instructions of the last stage: the image that runs."""
+    instructions = dockerfile_instructions()
+    start = max(i for i, (keyword, _) in enumerate(instructions) if keyword == "FROM")
+    return instructions[start:]
+
+
+def image_env() -> dict[str, str]:
+    env: dict[str, str] = {}
+    for keyword, arguments in runtime_stage():
+        if keyword == "ENV":
+            for token in shlex.split(arguments):
+                name, _, value = token.partition("=")
+                env[name] = value
+    return env
+
+
+def image_exec_form(keyword: str) -> list[str]:
+    """The last CMD or ENTRYPOINT, which must be in exec (JSON) form so signals reach gunicorn."""
+    arguments = [arguments for kw, arguments in runtime_stage() if kw == keyword][-1]
+    value = json.loads(arguments)
+    assert isinstance(value, list), f"{keyword} must be a JSON list (exec form), got {arguments}"
+    return value
+
+
+def repo_path(image_path: str) -> Path:
+    """The file in this repository that COPY . /app puts at image_path."""
+    workdir = [arguments for kw, arguments in runtime_stage() if kw == "WORKDIR"][-1]
+    return ROOT / Path(image_path).relative_to(workdir)
+
+
+def fly_checks() -> list[dict[str, Any]]:
+    """Every HTTP health check fly.toml declares, in any of the places it can declare one."""
+    checks = list(FLY.get("http_service", {}).get("checks", []))
+    for service in FLY.get("services", []):
+        checks += service.get("http_checks", [])
+    checks += [check for check in FLY.get("checks", {}).values() if check.get("type") == "http"]
+    return checks
+
+
+def test_fly_toml_names_the_app_the_build_and_no_release_command():
+    assert FLY["app"] and FLY["primary_region"]
+    assert FLY["build"].get("dockerfile", "Dockerfile") == "Dockerfile"
+    # Fly's release_command runs on a Machine without the volume: migrating there would miss the database.
+    assert "release_command" not in FLY.get("deploy", {})
+    assert "migrate" in (ROOT / "docker-entrypoint.sh").read_text()
+
+
+def test_internal_port_is_the_port_gunicorn_binds_in_the_image(monkeypatch):
+    env = image_env()
+    port = int(env["PORT"])
+    assert FLY["http_service"]["internal_port"] == port
+    assert int(FLY["env"].get("PORT", port)) == port
+    exposed = [int(p.split("/")[0]) for kw, args in runtime_stage() if kw == "EXPOSE" for p in args.split()]
+    assert exposed == [port]
+
+    command = image_exec_form("ENTRYPOINT") + image_exec_form("CMD")
+    assert "gunicorn" in command
+    config = repo_path(command[command.index("--config") + 1])
+    monkeypatch.setenv("HOST", env["HOST"])
+    monkeypatch.setenv("PORT", str(port))
+    monkeypatch.setenv("WEB_CONCURRENCY", FLY["env"].get("WEB_CONCURRENCY", env["WEB_CONCURRENCY"]))
+    gunicorn = runpy.run_path(str(config))
+    assert gunicorn["bind"] == f"0.0.0.0:{port}", "the proxy reaches the Machine on its own address, not loopback"
+    assert gunicorn["workers"] == int(FLY["env"].get("WEB_CONCURRENCY", env["WEB_CONCURRENCY"]))
+
+
+def test_entrypoint_is_in_the_image_and_executable():
+    entrypoint = repo_path(image_exec_form("ENTRYPOINT")[0])
+    assert entrypoint.is_file()
+    assert entrypoint.stat().st_mode & 0o111, f"{entrypoint.name} must be executable"
+
+
+def test_the_volume_is_the_data_dir():
+    mounts = FLY["mounts"] if isinstance(FLY["mounts"], list) else [FLY["mounts"]]
+    assert len(mounts) == 1
+    destination = mounts[0]["destination"]
+    assert image_env()["DATA_DIR"] == destination
+    assert FLY["env"].get("DATA_DIR", destination) == destination
+    volumes = [args for kw, args in runtime_stage() if kw == "VOLUME"]
+    assert volumes and destination in json.loads(volumes[-1])
+
+
+def test_both_stages_share_one_pinned_base():
+    bases = {args.split()[0] for kw, args in dockerfile_instructions() if kw == "FROM"}
+    assert len(bases) == 1, f"the virtualenv is copied between stages, so they need the same Python: {bases}"
+    (base,) = bases
+    assert ":" in base and not base.endswith(":latest"), f"pin the base image's tag: {base}"
+
+
+@pytest.mark.parametrize("path", [check["path"] for check in fly_checks()] + ["/healthz"])
+def test_health_check_paths_exist(path):
+    try:
+        resolve(path)
+    except Resolver404:
+        pytest.fail(f"health check path {path} is not in the URLconf")
+
+
+def test_fly_checks_and_the_image_healthcheck_use_liveness():
+    assert [check["path"] for check in fly_checks()] == ["/healthz"]
+    healthcheck = " ".join(args for kw, args in runtime_stage() if kw == "HEALTHCHECK")
+    assert "/healthz" in healthcheck
+
+
+def test_health_checks_answer_whatever_host_the_prober_sends(settings):
+    # Fly's checks (and the image's HEALTHCHECK) use the Machine's own address as the Host header, which
+    # ALLOWED_HOSTS rightly refuses elsewhere; a 400 there would take the Machine out of routing.
+    settings.ALLOWED_HOSTS = ["darkroom.fly.dev"]
+    for host in ("172.19.17.130:8080", "127.0.0.1:8080", "[fdaa:0:1::2]:8080"):
+        response = Client().get("/healthz", HTTP_HOST=host)
+        assert response.status_code == 200, f"/healthz with Host {host}: {response.status_code}"
