@@ -1,6 +1,5 @@
 """Request plumbing: the client's real IP behind a proxy, a request id, one log line and metrics per request."""
 
-import contextvars
 import logging
 import re
 import time
@@ -8,25 +7,19 @@ import uuid
 from collections.abc import Callable
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponseBase
 from django.urls import resolve
 
+from originals.errors import error_response
+
+from .logs import request_id_var
 from .metrics import HTTP_RESPONSES
 
 logger = logging.getLogger("darkroom.request")
 
-request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 _IP = re.compile(r"[0-9A-Fa-f:.]{2,45}")
-
-
-class RequestIdFilter(logging.Filter):
-    """Adds the current request's id to every log record, so one request's lines can be found together."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not hasattr(record, "request_id"):
-            record.request_id = request_id_var.get()
-        return True
 
 
 class RequestMiddleware:
@@ -52,6 +45,14 @@ class RequestMiddleware:
         finally:
             request_id_var.reset(token)
         return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponseBase | None:
+        """A locked or unreachable database is the server's trouble, not the client's: 503, try again."""
+        if isinstance(exception, OperationalError | InterfaceError):
+            logger.warning("database unavailable for %s: %s", request.path, exception)
+            message = "The database is busy or unreachable; try again shortly."
+            return error_response(message, "database_unavailable", 503, retry_after=2)
+        return None
 
     def _record(self, request: HttpRequest, response: HttpResponseBase, request_id: str, seconds: float) -> None:
         match = getattr(request, "resolver_match", None)

@@ -160,11 +160,16 @@ def _release_redis_lock(client: Any, name: str, token: str) -> None:
 
 
 @contextmanager
-def _file_lock(path: Path) -> Iterator[bool]:
-    """A lock shared by every process on this machine, for when Redis is away."""
+def _file_lock(key: str) -> Iterator[bool]:
+    """A lock shared by every process on this machine, for when Redis is away.
+
+    Keys share 256 lock files by their first two hex digits: a lock file cannot be deleted safely while
+    another process may hold it, so a file per key would pile up forever.
+    """
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(path.parent / f".{path.name}.lock", "a+b")  # noqa: SIM115 - closed below
+        directory = Path(settings.VARIANTS_DIR) / ".locks"
+        directory.mkdir(parents=True, exist_ok=True)
+        handle = open(directory / f"{key[:2]}.lock", "a+b")  # noqa: SIM115 - closed below
     except OSError:
         yield True  # nowhere to put a lock file: render without one rather than fail
         return
@@ -196,7 +201,7 @@ def _render_lock(key: str, path: Path) -> Iterator[bool]:
                 if acquired:
                     _release_redis_lock(client, name, token)
             return
-    with _file_lock(path) as acquired:
+    with _file_lock(key) as acquired:
         yield acquired
 
 
