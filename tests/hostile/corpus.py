@@ -24,6 +24,7 @@ class Case:
     size: tuple[int, int] | None = None  # of that variant
     corners: tuple[Pixel, Pixel, Pixel, Pixel] | None = None  # top-left, top-right, bottom-left, bottom-right
     facts: dict[str, object] = field(default_factory=dict)  # expected fields of the original's JSON
+    filename: str = "upload.bin"  # what the client calls it: never trusted
 
 
 MARKER = (RED, GREEN, BLUE, YELLOW)
@@ -232,9 +233,19 @@ def corpus() -> list[Case]:
             "corrupt_image",
         ),
         Case("zero bytes", b"", 400, "empty_file"),
-        Case("plain text", b"hello, I am not a picture\n" * 10, 415, "unsupported_format"),
-        Case("html", HTML, 415, "unsupported_format"),
-        Case("svg with script", SVG, 415, "unsupported_format"),
+        Case(
+            "plain text named .jpg",
+            b"hello, I am not a picture\n" * 10,
+            415,
+            "unsupported_format",
+            filename="photo.jpg",
+        ),
+        Case("html named .png", HTML, 415, "unsupported_format", filename="x.png"),
+        Case("svg with script", SVG, 415, "unsupported_format", filename="logo.svg"),
+        Case("svg named .png", SVG, 415, "unsupported_format", filename="logo.png"),
+        Case("png signature only", b"\x89PNG\r\n\x1a\n", 422, "corrupt_image"),
+        Case("png 8000x8000, over 50 MP", png_declaring(8_000, 8_000), 422, "too_many_pixels"),
+        Case("png declaring 0x0", png_declaring(0, 0), 422, "corrupt_image"),
         Case("eps", images.encode(images.marker((16, 16)), "EPS"), 415, "unsupported_format"),
         Case("tga", images.encode(images.marker((16, 16)), "TGA"), 415, "unsupported_format"),
         Case("pcx", images.encode(images.marker((16, 16)), "PCX"), 415, "unsupported_format"),

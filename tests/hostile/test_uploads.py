@@ -21,7 +21,7 @@ def near(pixel: tuple[int, ...], colour: tuple[int, int, int], tolerance: int = 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_corpus(case: Case, client: Client):
     response = APIClient().post(
-        "/api/v1/originals/", {"file": SimpleUploadedFile("upload.bin", case.data)}, format="multipart"
+        "/api/v1/originals/", {"file": SimpleUploadedFile(case.filename, case.data)}, format="multipart"
     )
     assert response.status_code == case.status, response.content[:300]
     body = response.json()
