@@ -84,6 +84,13 @@ class OriginalFilter(django_filters.FilterSet):
         model = Original
         fields = ["format", "owner", "created_after", "created_before"]
 
+    def filter_queryset(self, queryset: QuerySet[Original]) -> QuerySet[Original]:
+        # django-filter reads `?format=` as "no filter"; an empty value is refused, as everywhere else here.
+        for name in self.filters:
+            if self.data.get(name, None) == "":
+                raise serializers.ValidationError({name: f"{name} is empty; give it a value or leave it out."})
+        return super().filter_queryset(queryset)
+
 
 class OriginalPagination(PageNumberPagination):
     page_size = 24

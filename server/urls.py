@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from originals import original_page, pages
+
 from . import health
 
 urlpatterns = [
@@ -16,6 +18,12 @@ urlpatterns = [
     path("api-auth/", include("rest_framework.urls")),
     path("admin/", admin.site.urls),
     path("", include("transforms.urls")),
+    path("", pages.HomePage.as_view(), name="home"),
+    path("upload/", pages.UploadPage.as_view(), name="upload"),
+    path("gallery/", pages.GalleryFragment.as_view(), name="gallery"),
+    path("gallery/<str:original_id>/", pages.GalleryItemFragment.as_view(), name="gallery-item"),
+    path("originals/<str:original_id>/", original_page.OriginalPage.as_view(), name="original-page"),
+    path("originals/<str:original_id>/url/", original_page.VariantLink.as_view(), name="original-variant-url"),
 ]
 
 handler400 = "originals.errors.json_400"

@@ -83,6 +83,8 @@ def test_list_is_newest_first_paginated_and_filtered(client):
         ("page=abc", "page"),
         ("page=0", "page"),
         ("page_size=-1", "page_size"),
+        ("format=", "format"),
+        ("created_before=", "created_before"),
     ],
 )
 def test_list_refuses_bad_parameters(client, query, param):

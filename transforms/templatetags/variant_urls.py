@@ -1,0 +1,108 @@
+"""Template tags that write variant URLs, srcsets and whole `<img>` elements, all through transforms.links."""
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any, Protocol
+
+from django import template
+from django.conf import settings
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from transforms import signing
+from transforms.links import variant_path
+from transforms.operations import plan_for, swaps_axes
+from transforms.spec import PARAMETERS, VariantSpec, parse
+
+register = template.Library()
+
+DENSITIES = (1, 2)  # srcset candidates: ordinary and high-density screens
+
+
+class Picture(Protocol):
+    """What the tags need of an original: its id and its recorded, upright size."""
+
+    id: str
+    width: int
+    height: int
+
+
+def variant_spec(params: Mapping[str, Any]) -> VariantSpec:
+    """The canonical spec for a template's keyword arguments (`preset="thumbnail"` too), checked like a URL's query."""
+    pairs = [(name, str(value)) for name, value in params.items() if value is not None and value != ""]
+    return parse(pairs, max_side=settings.MAX_OUTPUT_SIDE, presets=signing.presets())
+
+
+def output_size(picture: Picture, spec: VariantSpec) -> tuple[int, int]:
+    """The pixel size the variant will have, from the recorded size alone: no file is opened."""
+    plan = plan_for((picture.width, picture.height), 1, spec, alpha=True)
+    if plan.pad is not None:
+        return plan.pad
+    width, height = plan.resize or plan.source
+    return (height, width) if swaps_axes(plan.transform) else (width, height)
+
+
+def _scaled(spec: VariantSpec, factor: int) -> VariantSpec | None:
+    w = spec.w * factor if spec.w else None
+    h = spec.h * factor if spec.h else None
+    if max(w or 0, h or 0) > settings.MAX_OUTPUT_SIDE:
+        return None
+    return replace(spec, w=w, h=h)
+
+
+def srcset_candidates(picture: Picture, spec: VariantSpec) -> list[tuple[str, int]]:
+    """(URL, density) pairs; a density is left out when it would not add pixels (pictures are never enlarged)."""
+    candidates: list[tuple[str, int]] = []
+    previous: tuple[int, int] | None = None
+    for density in DENSITIES:
+        scaled = _scaled(spec, density)
+        if scaled is None:
+            break
+        size = output_size(picture, scaled)
+        if size == previous:
+            break
+        candidates.append((variant_path(picture.id, scaled), density))
+        previous = size
+    return candidates
+
+
+def _srcset(candidates: list[tuple[str, int]]) -> str:
+    return ", ".join(f"{url} {density}x" for url, density in candidates)
+
+
+def _split(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    spec = {name: value for name, value in kwargs.items() if name in PARAMETERS}
+    attributes = {name: value for name, value in kwargs.items() if name not in PARAMETERS}
+    return spec, attributes
+
+
+@register.simple_tag
+def variant_url(picture: Picture, **params: Any) -> str:
+    """`{% variant_url original w=300 fmt="webp" %}`: the variant's canonical path."""
+    return variant_path(picture.id, variant_spec(params))
+
+
+@register.simple_tag
+def variant_srcset(picture: Picture, **params: Any) -> str:
+    """`{% variant_srcset original w=240 %}`: "<1x URL> 1x, <2x URL> 2x" for the `srcset` attribute."""
+    return _srcset(srcset_candidates(picture, variant_spec(params)))
+
+
+@register.simple_tag
+def variant_img(picture: Picture, **kwargs: Any) -> SafeString:
+    """`{% variant_img original w=240 h=240 fit="cover" alt="…" class="…" %}`: a lazy `<img>` with `srcset`
+    and the variant's own `width`/`height`, so the page does not shift when it arrives."""
+    params, attributes = _split(kwargs)
+    spec = variant_spec(params)
+    width, height = output_size(picture, spec)
+    candidates = srcset_candidates(picture, spec)
+    attributes = {"loading": "lazy", "decoding": "async", "alt": "", **attributes}
+    extra = format_html_join("", ' {}="{}"', ((name, value) for name, value in attributes.items()))
+    return format_html(
+        '<img src="{}" srcset="{}" width="{}" height="{}"{}>',
+        variant_path(picture.id, spec),
+        _srcset(candidates),
+        width,
+        height,
+        extra,
+    )
