@@ -9,7 +9,7 @@ export WEB_CONCURRENCY ?= 4
 export DATA_DIR ?= $(CURDIR)/var
 export DARKROOM_ENV ?= local
 
-.PHONY: run dev superuser test lint typecheck pytest test-postgres migrate container-check clean
+.PHONY: run dev superuser test lint typecheck pytest test-postgres migrate container-check clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,19 @@ test-postgres: $(VENV)/.dev
 ## Build the Dockerfile with buildah and probe the running image (minutes, needs root; not part of `make test`).
 container-check:
 	../shared/tools/container-smoke $(CURDIR)
+
+## The benchmarks of issue 6, one table (about 5 minutes; BENCH_ARGS=--quick for about 2). See bench/README.md.
+bench: $(VENV)/.bench
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || NEED="nginx"; command -v wrk >/dev/null || NEED="$$NEED wrk"; \
+	if [ -n "$$NEED" ]; then \
+		test "$$(id -u)" = 0 || { echo "make bench needs:$$NEED (apt-get install$$NEED, as root)"; exit 2; }; \
+		apt-get update -qq && RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$NEED >/dev/null; \
+	fi
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+$(VENV)/.bench: bench/requirements.txt | $(VENV)/.runtime
+	$(BIN)/pip install --quiet -r bench/requirements.txt
+	touch $@
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis staticfiles

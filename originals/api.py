@@ -137,6 +137,12 @@ class UserUploadThrottle(UserRateThrottle):
     def get_rate(self) -> str:
         return str(settings.USER_UPLOAD_RATE)
 
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        # DRF's user throttle falls back to the IP for anonymous requests; they have their own throttle.
+        if not request.user or not request.user.is_authenticated:
+            return None
+        return super().get_cache_key(request, view)
+
 
 class OriginalListCreateApi(generics.ListAPIView):
     """GET: originals, newest first, filterable. POST: upload one image (multipart field `file`)."""

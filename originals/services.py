@@ -79,6 +79,7 @@ def _extension(original: Original) -> str:
 def original_delete(*, original: Original) -> None:
     """Remove the record, then the file when no other record uses the bytes, then every variant of it."""
     from transforms.cache import variants_purge
+    from transforms.variants import known_originals
 
     with store.locked(original.sha256), transaction.atomic():
         original_id, sha256, extension = original.id, original.sha256, _extension(original)
@@ -87,4 +88,5 @@ def original_delete(*, original: Original) -> None:
         if not still_used:
             store.delete(sha256, extension)
     variants_purge(original_id)
+    known_originals.forget(original_id)
     logger.info("original deleted id=%s sha256=%s file_removed=%s", original_id, sha256, not still_used)

@@ -1,4 +1,4 @@
-"""WSGI entry point for gunicorn."""
+"""WSGI entry point for gunicorn: Django, with the variant fast path in front of it."""
 
 import os
 
@@ -6,4 +6,8 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "server.settings")
 
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+from transforms.fastpath import VariantFastPath  # noqa: E402 - needs Django set up first
+
+application = VariantFastPath(django_application)

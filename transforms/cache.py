@@ -220,8 +220,8 @@ def single_flight(key: str, path: Path) -> Iterator[bool]:
         time.sleep(0.02)
 
 
-def fetch_or_render(*, original_id: str, key: str, out_format: str, render: Callable[[], bytes]) -> tuple[bytes, Tier]:
-    """Redis, then disk, then one render for all concurrent requests of the key."""
+def lookup(*, original_id: str, key: str, out_format: str) -> tuple[bytes, Tier] | None:
+    """Redis, then disk; None when the variant is in neither."""
     path = variant_path(original_id, key, out_format)
     data = redis_tier.get(original_id, key)
     if data is not None:
@@ -232,6 +232,15 @@ def fetch_or_render(*, original_id: str, key: str, out_format: str, render: Call
     if data is not None:
         redis_tier.put(original_id, key, data)
         return data, "hit-disk"
+    return None
+
+
+def fetch_or_render(*, original_id: str, key: str, out_format: str, render: Callable[[], bytes]) -> tuple[bytes, Tier]:
+    """Redis, then disk, then one render for all concurrent requests of the key."""
+    found = lookup(original_id=original_id, key=key, out_format=out_format)
+    if found is not None:
+        return found
+    path = variant_path(original_id, key, out_format)
     with single_flight(key, path) as my_turn:
         data = disk_read(path)  # the request that held the lock may have written it meanwhile
         if data is not None:

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from originals import services as originals_services
+from originals import store
+from originals.inspection import EXTENSIONS
 from originals.models import Original
 from server.metrics import RENDER_SECONDS, VARIANT_REQUESTS
 
@@ -17,11 +18,63 @@ from .pipeline import PIPELINE_VERSION, Rendered, render
 from .spec import VariantSpec, output_format
 
 
+@dataclass(frozen=True, slots=True)
+class OriginalFacts:
+    """What a variant needs of its original; none of it ever changes for an id."""
+
+    id: str
+    sha256: str
+    format: str
+    has_alpha: bool
+    frames: int
+
+    @classmethod
+    def of(cls, original: Original) -> "OriginalFacts":
+        return cls(original.id, original.sha256, original.format, original.has_alpha, original.frames)
+
+
+class KnownOriginals:
+    """An in-process map from id to OriginalFacts, so a cache hit needs no database query.
+
+    Facts never change for an id, but an id can be deleted: entries expire after KNOWN_ORIGINALS_SECONDS,
+    which bounds how long a worker may answer hits for a deleted original from a variant that a render
+    in flight wrote after the purge. Bounded in size; the oldest entries go first.
+    """
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[float, OriginalFacts]] = {}
+        self._lock = threading.Lock()
+
+    def remember(self, original: Original) -> None:
+        expires = time.monotonic() + settings.KNOWN_ORIGINALS_SECONDS
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                for old in list(self._entries)[: self.max_entries // 10]:
+                    del self._entries[old]
+            self._entries[original.id] = (expires, OriginalFacts.of(original))
+
+    def get(self, original_id: str) -> OriginalFacts | None:
+        entry = self._entries.get(original_id)
+        if entry is None:
+            return None
+        if entry[0] < time.monotonic():
+            self._entries.pop(original_id, None)
+            return None
+        return entry[1]
+
+    def forget(self, original_id: str) -> None:
+        self._entries.pop(original_id, None)
+
+
+known_originals = KnownOriginals()
+
+
 @dataclass(frozen=True)
 class Variant:
     """Everything known about a variant before any image is opened."""
 
-    original: Original
+    original: OriginalFacts
     spec: VariantSpec  # canonical for `out_format`
     out_format: str
     negotiated: bool
@@ -39,8 +92,10 @@ class Fetched:
     rendered: Rendered | None  # set on the request that rendered
 
 
-def variant_resolve(spec: VariantSpec, original: Original, *, accept: str = "") -> Variant:
+def variant_resolve(spec: VariantSpec, original: Original | OriginalFacts, *, accept: str = "") -> Variant:
     """The concrete output format (negotiated from Accept for fmt=auto) and the cache key."""
+    if isinstance(original, Original):
+        original = OriginalFacts.of(original)
     out_format, negotiated = output_format(
         spec, original_format=original.format, has_alpha=original.has_alpha, accept=accept
     )
@@ -87,7 +142,8 @@ def variant_fetch(variant: Variant) -> Fetched:
 
     def render_now() -> bytes:
         with render_slot():
-            source = originals_services.original_path(variant.original).read_bytes()
+            original = variant.original
+            source = store.path_for(original.sha256, EXTENSIONS.get(original.format, "bin")).read_bytes()
             deadline = time.monotonic() + settings.RENDER_TIME_BUDGET_SECONDS
             result = render(source, variant.spec, variant.out_format, deadline=deadline)
         for stage, seconds in result.timings.items():

@@ -183,3 +183,13 @@ def test_uploads_succeed_while_redis_hangs(client):
         server.close()
     assert response.status_code == 201
     assert elapsed < 1.5, f"upload took {elapsed:.2f}s with Redis hanging"
+
+
+@override_settings(ANON_UPLOAD_RATE="100/minute", USER_UPLOAD_RATE="1/minute")
+def test_the_user_throttle_does_not_count_anonymous_uploads(client, alice, alice_client):
+    cache.delete("throttle_anon_upload_127.0.0.1")
+    cache.delete(f"throttle_user_upload_{alice.pk}")  # user ids repeat across tests' rolled-back databases
+    statuses = [post(client, jpeg_bytes(color=c)).status_code for c in ("red", "blue", "gray")]
+    assert statuses == [201, 201, 201], "anonymous uploads follow ANON_UPLOAD_RATE alone"
+    assert post(alice_client, jpeg_bytes(color="navy")).status_code == 201
+    assert post(alice_client, jpeg_bytes(color="olive")).status_code == 429

@@ -1,0 +1,119 @@
+"""W1: one cached variant under wrk, from Redis and from disk, beside a bare WSGI app and nginx with the same bytes.
+
+Every subject is started first, then measured in interleaved rounds (A B C … A B C …), so that load from
+other processes on a shared machine falls on all of them alike instead of on whichever ran at the wrong time.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import wrk
+from bench.client import request
+from bench.procs import Fleet, Service, granian_available, start_bare, start_darkroom, start_nginx
+
+
+@dataclass
+class HitTarget:
+    """A variant URL already rendered and cached on `service`, and the bytes it answers with."""
+
+    service: Service
+    path: str
+    body: bytes
+    content_type: str
+    tier: str
+
+
+@dataclass
+class Subject:
+    name: str
+    service: Service
+    path: str
+
+
+def warm_hit(service: Service, path: str, expected_tier: str, attempts: int = 6) -> HitTarget:
+    """Render the variant, then request it until every worker has answered from `expected_tier`."""
+    first = request(service.port, "GET", path)
+    if first.status != 200:
+        raise RuntimeError(f"{path} answered {first.status}: {first.body[:200]!r}")
+    tiers = [request(service.port, "GET", path).headers.get("x-cache", "?") for _ in range(attempts)]
+    if any(tier != expected_tier for tier in tiers):
+        raise RuntimeError(f"{path} on {service.name}: expected X-Cache {expected_tier}, got {tiers}")
+    return HitTarget(service, path, first.body, first.headers.get("content-type", "image/jpeg"), expected_tier)
+
+
+def _same_bytes(service: Service, path: str, body: bytes) -> None:
+    answer = request(service.port, "GET", path)
+    if answer.status != 200 or answer.body != body:
+        raise RuntimeError(f"{service.name} does not answer the variant's bytes at {path}")
+
+
+def references(
+    fleet: Fleet, target: HitTarget, run_dir: Path, *, workers: int, darkroom_data: Path, redis_url: str
+) -> list[Subject]:
+    """Start bare WSGI under gunicorn (and granian, if installed), darkroom under granian, and nginx."""
+    body_dir = run_dir / "static"
+    body_dir.mkdir(parents=True, exist_ok=True)
+    body = body_dir / "hit.bin"
+    body.write_bytes(target.body)
+    logs = run_dir / "logs"
+    subjects = []
+    for server in ["gunicorn", "granian"] if granian_available() else ["gunicorn"]:
+        bare = start_bare(fleet, f"bare-{server}", body, target.content_type, logs, server=server, workers=workers)
+        _same_bytes(bare, "/", target.body)
+        subjects.append(Subject(f"bare WSGI ({server} x{workers})", bare, "/"))
+    if granian_available():
+        # The same DATA_DIR and database as the gunicorn instance, so the variant is already in Redis.
+        alt = start_darkroom(
+            fleet, "darkroom-granian", darkroom_data, logs, redis_url=redis_url, workers=workers, server="granian"
+        )
+        warm_hit(alt, target.path, target.tier)
+        subjects.append(Subject(f"darkroom {target.tier} (granian x{workers})", alt, target.path))
+    nginx = start_nginx(fleet, body_dir, target.content_type, run_dir / "nginx", workers=workers, probe="/hit.bin")
+    _same_bytes(nginx, "/hit.bin", target.body)
+    subjects.append(Subject(f"nginx static file (x{workers})", nginx, "/hit.bin"))
+    return subjects
+
+
+def measure(subjects: list[Subject], *, rounds: int, seconds: int, progress: Any = print) -> list[dict[str, Any]]:
+    """`rounds` interleaved wrk runs of `seconds` each per subject; rps over all rounds, median p50/p99."""
+    runs: dict[str, list[wrk.WrkResult]] = {s.name: [] for s in subjects}
+    cpu: dict[str, list[int]] = {s.name: [0, 0] for s in subjects}  # ns on a CPU, ns runnable but waiting
+    for number in range(rounds):
+        progress(f"W1 hit: round {number + 1} of {rounds}, {seconds} s of wrk per subject")
+        for subject in subjects:
+            before = subject.service.sched_ns()
+            runs[subject.name].append(wrk.run(subject.service.url(subject.path), seconds))
+            after = subject.service.sched_ns()
+            cpu[subject.name][0] += after[0] - before[0]
+            cpu[subject.name][1] += after[1] - before[1]
+    rows = []
+    for name, results in runs.items():
+        total_seconds = sum(r.seconds for r in results)
+        requests = sum(r.requests for r in results)
+        on_cpu, waiting = cpu[name]
+        rows.append(
+            {
+                "subject": name,
+                "url": results[0].url,
+                "seconds": total_seconds,
+                "requests": requests,
+                # Server CPU per request hardly moves with other load on the machine, unlike req/s.
+                "cpu_ms_per_request": on_cpu / 1e6 / requests if requests else None,
+                "cpu_ns": on_cpu,
+                "cpu_wait_ns": waiting,
+                # Of the time the server's threads were runnable, the share they waited for a CPU.
+                "runqueue_share": waiting / (on_cpu + waiting) if on_cpu + waiting else 0.0,
+                "rps": sum(r.rps * r.seconds for r in results) / total_seconds,
+                "mean_ms": statistics.median(r.mean_ms for r in results),
+                "p50_ms": statistics.median(r.p50_ms for r in results),
+                "p99_ms": statistics.median(r.p99_ms for r in results),
+                "rps_rounds": [round(r.rps, 1) for r in results],
+                "non_2xx": sum(r.non_2xx for r in results),
+                "socket_errors": sum(r.socket_errors for r in results),
+            }
+        )
+    return rows

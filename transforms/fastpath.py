@@ -1,0 +1,115 @@
+"""Cache hits of /image/<id>/ served ahead of Django: no middleware stack, session or database query.
+
+As whitenoise does for static files, a WSGI wrapper answers what it can answer completely, a variant
+whose original this worker already knows (KnownOriginals) and that Redis or the disk already holds, or a
+304, and hands everything else (misses, refusals, unknown ids, other paths) to Django untouched. The
+headers are the view's own (transforms/http.py); a test checks both paths answer alike.
+"""
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.conf import settings
+
+from server.logs import request_id_var
+from server.metrics import BYTES_SERVED, HTTP_RESPONSES, VARIANT_REQUESTS
+
+from . import cache, signing
+from .http import body_headers, caching_headers, not_modified, parse_query
+from .spec import InvalidSpec
+from .variants import known_originals, variant_resolve
+
+logger = logging.getLogger("darkroom.request")
+
+_IMAGE_PATH = re.compile(r"/image/([A-Za-z0-9_-]{1,16})/")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
+StartResponse = Callable[..., Any]
+Answer = tuple[str, list[tuple[str, str]], bytes]
+
+
+class VariantFastPath:
+    """WSGI middleware in front of Django for GET and HEAD of cached variants."""
+
+    def __init__(self, app: Callable[[dict[str, Any], StartResponse], Iterable[bytes]]) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        answer = None
+        if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            match = _IMAGE_PATH.fullmatch(environ.get("PATH_INFO", ""))
+            if match is not None:
+                try:
+                    answer = self._answer(environ, match.group(1))
+                except Exception:
+                    logger.exception("variant fast path failed; handing the request to Django")
+        if answer is None:
+            return self.app(environ, start_response)
+        status, headers, body = answer
+        start_response(status, headers)
+        return [body]
+
+    def _answer(self, environ: dict[str, Any], original_id: str) -> Answer | None:
+        started = time.perf_counter()
+        if settings.SECURE_SSL_REDIRECT and environ.get("HTTP_X_FORWARDED_PROTO", "") != "https":
+            return None  # Django redirects
+        facts = known_originals.get(original_id)
+        if facts is None:
+            return None
+        try:
+            spec, signature = parse_query(environ.get("QUERY_STRING", ""))
+        except InvalidSpec:
+            return None
+        if signing.signature_problem(original_id, spec, signature) is not None:
+            return None
+        variant = variant_resolve(spec, facts, accept=environ.get("HTTP_ACCEPT", ""))
+        if not_modified(environ.get("HTTP_IF_NONE_MATCH", ""), variant.etag):
+            VARIANT_REQUESTS.labels(tier="not-modified").inc()
+            return self._finish(environ, "304 Not Modified", caching_headers(variant), b"", started, "")
+        found = cache.lookup(original_id=original_id, key=variant.key, out_format=variant.out_format)
+        if found is None:
+            return None
+        data, tier = found
+        VARIANT_REQUESTS.labels(tier=tier).inc()
+        BYTES_SERVED.labels(kind="variant").inc(len(data))
+        headers = caching_headers(variant) + body_headers(variant, data, tier, time.perf_counter() - started, None)
+        body = b"" if environ["REQUEST_METHOD"] == "HEAD" else data
+        return self._finish(environ, "200 OK", headers, body, started, tier)
+
+    def _finish(
+        self, environ: dict[str, Any], status: str, headers: list[tuple[str, str]], body: bytes, started: float,
+        tier: str,
+    ) -> Answer:  # fmt: skip
+        supplied = environ.get("HTTP_X_REQUEST_ID", "")
+        request_id = supplied if _REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
+        headers = [*headers, ("X-Request-ID", request_id)]
+        if settings.SECURE_HSTS_SECONDS and environ.get("wsgi.url_scheme") == "https":
+            headers.append(("Strict-Transport-Security", f"max-age={settings.SECURE_HSTS_SECONDS}"))
+        code = status.split(" ", 1)[0]
+        HTTP_RESPONSES.labels(route="image", status=code).inc()
+        token = request_id_var.set(request_id)
+        try:
+            logger.info(
+                "%s %s %s",
+                environ["REQUEST_METHOD"],
+                environ.get("PATH_INFO", ""),
+                code,
+                extra={
+                    "request_id": request_id,
+                    "method": environ["REQUEST_METHOD"],
+                    "path": environ.get("PATH_INFO", ""),
+                    "route": "image",
+                    "status": int(code),
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "cache": tier,
+                    "bytes": str(len(body)),
+                    "client_ip": environ.get("REMOTE_ADDR", ""),
+                    "fast_path": True,
+                },
+            )
+        finally:
+            request_id_var.reset(token)
+        return status, headers, body

@@ -1,0 +1,147 @@
+"""The WSGI fast path answers cache hits exactly as the Django view does, and hands everything else on."""
+
+import io
+import sys
+from collections.abc import Iterator
+from typing import Any
+from wsgiref.util import setup_testing_defaults
+
+import pytest
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from django.test import override_settings
+
+from server.wsgi import application, django_application
+from transforms.variants import known_originals
+
+from . import images
+
+pytestmark = pytest.mark.django_db
+VOLATILE = {"x-request-id", "server-timing", "date", "x-cache"}
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection() -> Iterator[None]:
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+def call(app: Any, path: str, query: str = "", method: str = "GET", **headers: str) -> tuple[int, dict, bytes]:
+    environ: dict[str, Any] = {"PATH_INFO": path, "QUERY_STRING": query, "REQUEST_METHOD": method}
+    environ.update({f"HTTP_{k.upper()}": v for k, v in headers.items()})
+    environ["wsgi.errors"] = sys.stderr
+    setup_testing_defaults(environ)
+    environ["wsgi.input"] = io.BytesIO(b"")
+    answer: dict[str, Any] = {}
+
+    def start_response(status: str, response_headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+        answer["status"] = int(status.split()[0])
+        answer["headers"] = {k.lower(): v for k, v in response_headers}
+
+    body = b"".join(app(environ, start_response))
+    return answer["status"], answer["headers"], body
+
+
+@pytest.fixture
+def original_id(upload_original) -> str:
+    known_originals._entries.clear()
+    return str(upload_original(images.encode(images.marker((320, 240)), "JPEG"), "m.jpg")["id"])
+
+
+CASES = [
+    ("w=100", {}),
+    ("fmt=png&rotate=90&w=50", {}),
+    ("fmt=auto&w=60", {"accept": "image/webp,*/*"}),
+    ("fmt=auto&w=60", {"accept": "image/png"}),
+    ("w=100", {"if_none_match": "*"}),
+]
+
+
+@pytest.mark.parametrize(("query", "headers"), CASES)
+def test_fast_and_slow_paths_answer_alike(original_id: str, query: str, headers: dict[str, str]):
+    path = f"/image/{original_id}/"
+    slow = call(django_application, path, query, **headers)  # renders, and teaches the worker the id
+    assert known_originals.get(original_id) is not None
+    fast = call(application, path, query, **headers)
+    again_slow = call(django_application, path, query, **headers)
+    assert fast[0] == again_slow[0] and fast[2] == again_slow[2]
+    same = {k: v for k, v in again_slow[1].items() if k not in VOLATILE and k in fast[1]}
+    assert {k: v for k, v in fast[1].items() if k not in VOLATILE} == same
+    assert fast[1].get("x-cache") in (None, "hit-redis", "hit-disk")
+    assert slow[0] in (200, 304)
+
+
+def test_fast_path_serves_without_django(original_id: str, monkeypatch: pytest.MonkeyPatch):
+    path = f"/image/{original_id}/"
+    call(application, path, "w=77")  # a miss: Django renders it
+    served_by_django: list[str] = []
+
+    def django(environ: dict, start: Any) -> list[bytes]:
+        served_by_django.append(environ["PATH_INFO"])
+        return []
+
+    monkeypatch.setattr(application, "app", django)
+    status, headers, body = call(application, path, "w=77")
+    assert (status, served_by_django) == (200, [])
+    assert headers["x-cache"] == "hit-redis" and headers["content-length"] == str(len(body))
+    head = call(application, path, "w=77", method="HEAD")
+    assert head[0] == 200 and head[2] == b"" and head[1]["content-length"] == str(len(body))
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "method"),
+    [
+        ("/image/{id}/", "w=78", "GET"),  # not cached yet
+        ("/image/{id}/", "w=abc", "GET"),  # a refusal
+        ("/image/{id}/", "w=77", "POST"),  # a method the view refuses
+        ("/image/AAAAAAAAAAAA/", "w=77", "GET"),  # an unknown id
+        ("/api/v1/originals/", "", "GET"),  # another path
+    ],
+)
+def test_everything_else_goes_to_django(original_id: str, path: str, query: str, method: str, monkeypatch):
+    call(application, f"/image/{original_id}/", "w=77")
+    handed_on = []
+
+    def django(environ: dict, start: Any) -> list[bytes]:
+        handed_on.append(environ["PATH_INFO"])
+        start("204 No Content", [])
+        return []
+
+    monkeypatch.setattr(application, "app", django)
+    call(application, path.format(id=original_id), query, method)
+    assert handed_on == [path.format(id=original_id)]
+
+
+@override_settings(URL_SIGNING="required", URL_SIGNING_KEYS=["k" * 20])
+def test_fast_path_checks_signatures(original_id: str, monkeypatch):
+    from transforms.links import variant_path
+    from transforms.spec import VariantSpec
+
+    signed = variant_path(original_id, VariantSpec(w=79)).split("?", 1)[1]
+    assert call(application, f"/image/{original_id}/", signed)[0] == 200
+    handed_on: list[str] = []
+
+    def django(environ: dict, start: Any) -> list[bytes]:
+        handed_on.append(environ["QUERY_STRING"])
+        start("403 Forbidden", [])
+        return []
+
+    monkeypatch.setattr(application, "app", django)
+    call(application, f"/image/{original_id}/", "w=79")  # cached, but unsigned
+    assert handed_on == ["w=79"]
+
+
+def test_deleting_forgets_the_original(original_id: str, django_user_model):
+    from rest_framework.test import APIClient
+
+    call(application, f"/image/{original_id}/", "w=80")
+    assert known_originals.get(original_id) is not None
+    django_user_model.objects.create_user("boss", password="boss-password-1", is_staff=True)
+    client = APIClient()
+    client.login(username="boss", password="boss-password-1")
+    assert client.delete(f"/api/v1/originals/{original_id}/").status_code == 204
+    assert known_originals.get(original_id) is None
+    assert call(application, f"/image/{original_id}/", "w=80")[0] == 404
