@@ -17,13 +17,13 @@ if DARKROOM_ENV not in ("local", "production"):
 LOCAL = DARKROOM_ENV == "local"
 
 
-def _positive_int(name: str, default: int) -> int:
+def _positive_int(name: str, default: int, minimum: int = 1) -> int:
     try:
         value = env.int(name, default=default)
     except ValueError as exc:
         raise ImproperlyConfigured(f"{name} must be a whole number, got {env.str(name)!r}") from exc
-    if value < 1:
-        raise ImproperlyConfigured(f"{name} must be at least 1, got {value}")
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {value}")
     return value
 
 
@@ -291,4 +291,6 @@ REDIS_VARIANT_TTL = _positive_int("REDIS_VARIANT_TTL", 7 * 24 * 3600)
 REDIS_VARIANT_MAX_BYTES = _positive_int("REDIS_VARIANT_MAX_BYTES", 512 * 1024)
 RENDER_LOCK_SECONDS = 30.0
 VARIANT_CACHE_MAX_BYTES = _positive_int("VARIANT_CACHE_MAX_BYTES", 5 * 1024**3)
+# Per worker; 0 turns the memory tier off.
+VARIANT_MEMORY_CACHE_BYTES = _positive_int("VARIANT_MEMORY_CACHE_BYTES", 32 * 1024 * 1024, minimum=0)
 KNOWN_ORIGINALS_SECONDS = 60.0  # how long a worker trusts its in-process map of id -> original facts

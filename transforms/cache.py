@@ -10,6 +10,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from originals.models import ORIGINAL_ID
 
 logger = logging.getLogger(__name__)
 
-Tier = Literal["hit-redis", "hit-disk", "miss"]
+Tier = Literal["hit-memory", "hit-redis", "hit-disk", "miss"]
 
 REDIS_PREFIX = "darkroom:v:"
 LOCK_PREFIX = "darkroom:lock:"
@@ -104,6 +105,48 @@ class RedisTier:
 
 
 redis_tier = RedisTier()
+
+
+class MemoryTier:
+    """The most recently used variants in this worker's memory, ahead of Redis and disk.
+
+    A hit from here costs no system call: at most VARIANT_MEMORY_CACHE_BYTES per worker, least recently
+    used out first, no single variant over an eighth of it. Deletion clears this worker's copies; other
+    workers stop serving theirs when their map of known originals expires (KnownOriginals).
+    """
+
+    def __init__(self) -> None:
+        self._items: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                return None
+            self._items.move_to_end(key)
+            return item[1]
+
+    def put(self, original_id: str, key: str, data: bytes) -> None:
+        budget = settings.VARIANT_MEMORY_CACHE_BYTES
+        if not budget or len(data) > budget // 8:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            self._bytes += len(data) - (len(old[1]) if old else 0)
+            self._items[key] = (original_id, data)
+            while self._bytes > budget and self._items:
+                _, (_, evicted) = self._items.popitem(last=False)
+                self._bytes -= len(evicted)
+
+    def purge(self, original_id: str) -> None:
+        with self._lock:
+            for key in [k for k, (owner, _) in self._items.items() if owner == original_id]:
+                self._bytes -= len(self._items.pop(key)[1])
+
+
+memory_tier = MemoryTier()
 
 
 def variants_dir(original_id: str) -> Path:
@@ -221,16 +264,21 @@ def single_flight(key: str, path: Path) -> Iterator[bool]:
 
 
 def lookup(*, original_id: str, key: str, out_format: str) -> tuple[bytes, Tier] | None:
-    """Redis, then disk; None when the variant is in neither."""
+    """This worker's memory, then Redis, then disk; None when the variant is in none of them."""
+    data = memory_tier.get(key)
+    if data is not None:
+        return data, "hit-memory"
     path = variant_path(original_id, key, out_format)
     data = redis_tier.get(original_id, key)
     if data is not None:
         with contextlib.suppress(OSError):
             os.utime(path)  # keep the disk copy's least-recently-used clock honest
+        memory_tier.put(original_id, key, data)
         return data, "hit-redis"
     data = disk_read(path)
     if data is not None:
         redis_tier.put(original_id, key, data)
+        memory_tier.put(original_id, key, data)
         return data, "hit-disk"
     return None
 
@@ -251,6 +299,7 @@ def fetch_or_render(*, original_id: str, key: str, out_format: str, render: Call
         if disk_write(path, data):
             _cap_original(path.parent)
     redis_tier.put(original_id, key, data)
+    memory_tier.put(original_id, key, data)
     prune_schedule.rendered()
     return data, "miss"
 
@@ -273,6 +322,7 @@ def variants_purge(original_id: str) -> None:
     directory = variants_dir(original_id)
     shutil.rmtree(directory, ignore_errors=True)
     redis_tier.purge(original_id)
+    memory_tier.purge(original_id)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 from server.logs import request_id_var
 from server.metrics import BYTES_SERVED, HTTP_RESPONSES, VARIANT_REQUESTS
@@ -21,7 +23,7 @@ from server.metrics import BYTES_SERVED, HTTP_RESPONSES, VARIANT_REQUESTS
 from . import cache, signing
 from .http import body_headers, caching_headers, not_modified, parse_query
 from .spec import InvalidSpec
-from .variants import known_originals, variant_resolve
+from .variants import OriginalFacts, Variant, known_originals, variant_resolve
 
 logger = logging.getLogger("darkroom.request")
 
@@ -29,6 +31,37 @@ _IMAGE_PATH = re.compile(r"/image/([A-Za-z0-9_-]{1,16})/")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 StartResponse = Callable[..., Any]
 Answer = tuple[str, list[tuple[str, str]], bytes]
+
+
+_MEMO_SIZE = 20_000
+_memo: dict[tuple[str, str, str], Variant | None] = {}
+
+
+def _resolved(facts: OriginalFacts, query: str, accept: str) -> Variant | None:
+    """The variant a query names (None: refused, or not signed as required), remembered per worker.
+
+    Parsing, the signature and the key are pure functions of (original, query, Accept) and the settings,
+    so a hot URL is worked out once; the memo is dropped whenever a setting changes (tests) or it fills.
+    """
+    memo_key = (facts.id, query, accept)
+    if memo_key in _memo:
+        return _memo[memo_key]
+    try:
+        spec, signature = parse_query(query)
+    except InvalidSpec:
+        variant = None
+    else:
+        refused = signing.signature_problem(facts.id, spec, signature) is not None
+        variant = None if refused else variant_resolve(spec, facts, accept=accept)
+    if len(_memo) >= _MEMO_SIZE:
+        _memo.clear()
+    _memo[memo_key] = variant
+    return variant
+
+
+@receiver(setting_changed)
+def _forget_resolutions(**kwargs: Any) -> None:
+    _memo.clear()
 
 
 class VariantFastPath:
@@ -59,13 +92,9 @@ class VariantFastPath:
         facts = known_originals.get(original_id)
         if facts is None:
             return None
-        try:
-            spec, signature = parse_query(environ.get("QUERY_STRING", ""))
-        except InvalidSpec:
+        variant = _resolved(facts, environ.get("QUERY_STRING", ""), environ.get("HTTP_ACCEPT", ""))
+        if variant is None:
             return None
-        if signing.signature_problem(original_id, spec, signature) is not None:
-            return None
-        variant = variant_resolve(spec, facts, accept=environ.get("HTTP_ACCEPT", ""))
         if not_modified(environ.get("HTTP_IF_NONE_MATCH", ""), variant.etag):
             VARIANT_REQUESTS.labels(tier="not-modified").inc()
             return self._finish(environ, "304 Not Modified", caching_headers(variant), b"", started, "")

@@ -167,3 +167,23 @@ def test_purge_refuses_paths_outside_the_variants_dir():
         with pytest.raises(ValueError):
             cache.variants_purge(bad)
     assert settings.VARIANTS_DIR.exists()
+
+
+@override_settings(VARIANT_MEMORY_CACHE_BYTES=1000)
+def test_memory_tier_serves_hot_variants_and_stays_in_budget():
+    cache.memory_tier._items.clear()
+    cache.memory_tier._bytes = 0
+    key, renders = new_key(), list[int]()
+    data, tier = fetch(key, renders, original_id="memorytest")
+    assert tier == "miss"
+    assert fetch(key, renders, original_id="memorytest") == (data, "hit-memory")
+    others = [new_key() for _ in range(40)]
+    for other in others:
+        fetch(other, renders, original_id="memoryother")  # ~80 bytes each: the budget evicts the oldest
+    assert cache.memory_tier._bytes <= 1000
+    assert fetch(key, renders, original_id="memorytest")[1] == "hit-redis", "evicted, still in Redis"
+    cache.memory_tier.purge("memoryother")
+    assert all(owner != "memoryother" for owner, _ in cache.memory_tier._items.values())
+    big = new_key()
+    cache.memory_tier.put("memorybig", big, b"x" * 126)  # over an eighth of the budget: never kept
+    assert cache.memory_tier.get(big) is None
