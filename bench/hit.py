@@ -39,6 +39,8 @@ def warm_hit(service: Service, path: str, expected_tier: str, attempts: int = 6)
     first = request(service.port, "GET", path)
     if first.status != 200:
         raise RuntimeError(f"{path} answered {first.status}: {first.body[:200]!r}")
+    for _ in range(attempts):  # each worker's first hit fills its memory tier from Redis or disk
+        request(service.port, "GET", path)
     tiers = [request(service.port, "GET", path).headers.get("x-cache", "?") for _ in range(attempts)]
     if any(tier != expected_tier for tier in tiers):
         raise RuntimeError(f"{path} on {service.name}: expected X-Cache {expected_tier}, got {tiers}")

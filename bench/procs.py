@@ -170,10 +170,16 @@ def start_darkroom(
     redis_url: str = "",
     workers: int = 2,
     server: str = "gunicorn",
+    memory_tier: bool = True,
 ) -> Service:
-    """Migrate a fresh DATA_DIR, then serve it as `make run` does (or under granian, for comparison)."""
+    """Migrate a fresh DATA_DIR, then serve it as `make run` does (or under granian, for comparison).
+
+    `memory_tier=False` turns off the workers' in-memory variant cache, to measure the Redis or disk tier.
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
     env = darkroom_env(data_dir, redis_url=redis_url, workers=workers)
+    if not memory_tier:
+        env["VARIANT_MEMORY_CACHE_BYTES"] = "0"
     log = logs / f"{name}.log"
     migrate(env, log)
     port = free_port()

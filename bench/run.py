@@ -117,10 +117,14 @@ class Bench:
             made["big"].write_bytes(images.camera_jpeg((6000, 4000), orientation=1, nonce=self.nonce, seed=4))
         return made
 
-    def start(self, name: str, *, redis: bool, workers: int = WORKERS) -> Service:
-        self.step(f"starting {name} (gunicorn -c server/gunicorn.py, {workers} worker(s){', Redis' if redis else ''})")
+    def start(self, name: str, *, redis: bool, workers: int = WORKERS, memory_tier: bool = True) -> Service:
+        extras = (", Redis" if redis else "") + ("" if memory_tier else ", memory tier off")
+        self.step(f"starting {name} (gunicorn -c server/gunicorn.py, {workers} worker(s){extras})")
         url = self.redis_url if redis else ""
-        return start_darkroom(self.fleet, name, self.dir / f"data-{name}", self.logs, redis_url=url, workers=workers)
+        data = self.dir / f"data-{name}"
+        return start_darkroom(
+            self.fleet, name, data, self.logs, redis_url=url, workers=workers, memory_tier=memory_tier
+        )
 
     def widths(self) -> tuple[list[int], list[int]]:
         """Concurrency 1 and 8 each get their own widths, so every request is a new variant."""
@@ -145,7 +149,7 @@ class Bench:
         hit_id = upload_id(main.port, pictures["hit"], "hit.jpg")
         cold_id = upload_id(main.port, pictures["cold"], "cold-exif6.jpg")
         self.redis_ids += [hit_id, cold_id]
-        disk = self.start("darkroom-disk", redis=False) if only & {"w1", "w3"} else None
+        disk = self.start("darkroom-disk", redis=False, memory_tier=False) if only & {"w1", "w3"} else None
         if "w1" in only and disk is not None:
             self.w1(main, disk, hit_id, pictures["hit"])
         if "w2" in only:
@@ -163,17 +167,22 @@ class Bench:
 
     def w1(self, main: Service, disk: Service, hit_id: str, picture: bytes) -> None:
         path = f"/image/{hit_id}/?{HIT_QUERY}"
-        target = hit.warm_hit(main, path, "hit-redis")
+        target = hit.warm_hit(main, path, "hit-memory")
+        redis_only = self.start("darkroom-redis-only", redis=True, memory_tier=False)
+        redis_id = upload_id(redis_only.port, picture, "hit.jpg")
+        self.redis_ids.append(redis_id)
+        redis_target = hit.warm_hit(redis_only, f"/image/{redis_id}/?{HIT_QUERY}", "hit-redis")
         disk_id = upload_id(disk.port, picture, "hit.jpg")
         disk_target = hit.warm_hit(disk, f"/image/{disk_id}/?{HIT_QUERY}", "hit-disk")
-        if disk_target.body != target.body:
-            raise RuntimeError("the disk instance rendered different bytes for the same variant")
+        if not disk_target.body == redis_target.body == target.body:
+            raise RuntimeError("the instances rendered different bytes for the same variant")
         self.step(
             "W1 hit: starting the references (bare WSGI under gunicorn and granian, darkroom under granian, nginx)"
         )
         subjects = [
-            hit.Subject(f"darkroom hit-redis (gunicorn x{WORKERS})", main, path),
-            hit.Subject(f"darkroom hit-disk (gunicorn x{WORKERS})", disk, disk_target.path),
+            hit.Subject(f"darkroom hit-memory, as make run (gunicorn x{WORKERS})", main, path),
+            hit.Subject(f"darkroom hit-redis, memory tier off (gunicorn x{WORKERS})", redis_only, redis_target.path),
+            hit.Subject(f"darkroom hit-disk, no Redis, memory tier off (gunicorn x{WORKERS})", disk, disk_target.path),
             *hit.references(
                 self.fleet,
                 target,
@@ -186,8 +195,9 @@ class Bench:
         rounds, seconds = self.args.wrk_rounds, self.args.wrk_seconds
         self.results["w1"] = {"workers": WORKERS, "bytes": len(target.body), "path": path, "rounds": rounds}
         self.results["w1"]["runs"] = hit.measure(subjects, rounds=rounds, seconds=seconds, progress=self.step)
-        for subject in subjects[2:]:
+        for subject in subjects[3:]:
             self.fleet.stop(subject.service)
+        self.fleet.stop(redis_only)
 
     def w2(self, main: Service, cold_id: str, source: bytes) -> None:
         c1, c8 = self.widths()
@@ -224,7 +234,7 @@ class Bench:
         hit_paths = [f"/image/{hit_id}/?{q}" for q in (HIT_QUERY, "w=320&fmt=webp", "w=200&h=200&fit=cover")]
         hit_paths.append(f"/image/{cold_id}/?w=800")
         for path in hit_paths:
-            hit.warm_hit(main, path, "hit-redis", attempts=2)
+            hit.warm_hit(main, path, "hit-memory", attempts=2)
         self.step(
             f"W5 mixed: {mixed.THREADS} threads for {self.args.duration} s (hits, misses, uploads, API, bad requests)"
         )

@@ -58,6 +58,9 @@ class RequestMiddleware:
         match = getattr(request, "resolver_match", None)
         route = match.url_name if match is not None and match.url_name else "unmatched"
         HTTP_RESPONSES.labels(route=route, status=str(response.status_code)).inc()
+        is_hit = response.status_code == 304 or response.get("X-Cache", "").startswith("hit-")
+        if route == "image" and is_hit and not settings.LOG_CACHE_HITS:
+            return
         logger.info(
             "%s %s %s",
             request.method,

@@ -139,3 +139,15 @@ def test_probes_answer_whatever_host_the_prober_sends(client: Client):
     assert client.get("/healthz", HTTP_HOST="172.19.17.130:8080").status_code == 200
     assert client.get("/readyz", HTTP_HOST="172.19.17.130:8080").status_code == 200
     assert client.get("/api/v1/originals/", HTTP_HOST="172.19.17.130:8080").status_code == 400
+
+
+def test_cache_hits_are_counted_not_logged_unless_asked(client: Client, caplog: pytest.LogCaptureFixture):
+    original = APIClient().post("/api/v1/originals/", {"file": upload(jpeg_bytes())}, format="multipart").json()
+    path = f"/image/{original['id']}/?w=23"
+    with caplog.at_level("INFO", logger="darkroom.request"):
+        client.get(path)  # a miss: logged
+        client.get(path)  # a hit: counted only
+        with override_settings(LOG_CACHE_HITS=True):
+            client.get(path)
+    lines = [r for r in caplog.records if r.name == "darkroom.request" and r.getMessage().startswith("GET /image/")]
+    assert [r.__dict__["cache"] for r in lines] == ["miss", "hit-redis"]

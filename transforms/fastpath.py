@@ -6,6 +6,7 @@ whose original this worker already knows (KnownOriginals) and that Redis or the 
 headers are the view's own (transforms/http.py); a test checks both paths answer alike.
 """
 
+import functools
 import logging
 import re
 import time
@@ -64,6 +65,12 @@ def _forget_resolutions(**kwargs: Any) -> None:
     _memo.clear()
 
 
+@functools.cache
+def _child(metric: Any, *labels: str) -> Any:
+    """A metric's labelled child, looked up once per worker (labels() costs more than the increment)."""
+    return metric.labels(*labels)
+
+
 class VariantFastPath:
     """WSGI middleware in front of Django for GET and HEAD of cached variants."""
 
@@ -96,14 +103,14 @@ class VariantFastPath:
         if variant is None:
             return None
         if not_modified(environ.get("HTTP_IF_NONE_MATCH", ""), variant.etag):
-            VARIANT_REQUESTS.labels(tier="not-modified").inc()
+            _child(VARIANT_REQUESTS, "not-modified").inc()
             return self._finish(environ, "304 Not Modified", caching_headers(variant), b"", started, "")
         found = cache.lookup(original_id=original_id, key=variant.key, out_format=variant.out_format)
         if found is None:
             return None
         data, tier = found
-        VARIANT_REQUESTS.labels(tier=tier).inc()
-        BYTES_SERVED.labels(kind="variant").inc(len(data))
+        _child(VARIANT_REQUESTS, tier).inc()
+        _child(BYTES_SERVED, "variant").inc(len(data))
         headers = caching_headers(variant) + body_headers(variant, data, tier, time.perf_counter() - started, None)
         body = b"" if environ["REQUEST_METHOD"] == "HEAD" else data
         return self._finish(environ, "200 OK", headers, body, started, tier)
@@ -112,13 +119,18 @@ class VariantFastPath:
         self, environ: dict[str, Any], status: str, headers: list[tuple[str, str]], body: bytes, started: float,
         tier: str,
     ) -> Answer:  # fmt: skip
-        supplied = environ.get("HTTP_X_REQUEST_ID", "")
-        request_id = supplied if _REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
-        headers = [*headers, ("X-Request-ID", request_id)]
         if settings.SECURE_HSTS_SECONDS and environ.get("wsgi.url_scheme") == "https":
             headers.append(("Strict-Transport-Security", f"max-age={settings.SECURE_HSTS_SECONDS}"))
         code = status.split(" ", 1)[0]
-        HTTP_RESPONSES.labels(route="image", status=code).inc()
+        _child(HTTP_RESPONSES, "image", code).inc()
+        supplied = environ.get("HTTP_X_REQUEST_ID", "")
+        request_id = supplied if _REQUEST_ID.fullmatch(supplied) else ""
+        if not settings.LOG_CACHE_HITS:  # every answer here is a hit or a 304: counted, not logged
+            if request_id:  # a client's own id is echoed; none is made up for a line nobody writes
+                headers.append(("X-Request-ID", request_id))
+            return status, headers, body
+        request_id = request_id or uuid.uuid4().hex
+        headers.append(("X-Request-ID", request_id))
         token = request_id_var.set(request_id)
         try:
             logger.info(
