@@ -9,7 +9,7 @@ export WEB_CONCURRENCY ?= 4
 export DATA_DIR ?= $(CURDIR)/var
 export DARKROOM_ENV ?= local
 
-.PHONY: run dev superuser test lint typecheck pytest test-postgres migrate container-check clean bench
+.PHONY: run dev superuser test lint typecheck pytest test-postgres migrate container-check clean bench soak
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,10 @@ bench: $(VENV)/.bench
 		apt-get update -qq && RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$NEED >/dev/null; \
 	fi
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+## A bounded soak (3 minutes by default; SOAK_ARGS="--duration 60"): errors, latency, worker memory.
+soak: $(VENV)/.bench
+	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 $(VENV)/.bench: bench/requirements.txt | $(VENV)/.runtime
 	$(BIN)/pip install --quiet -r bench/requirements.txt
