@@ -109,6 +109,15 @@ def w2_rows(w2: dict[str, Any]) -> list[Row]:
             if name == "darkroom" and reference.get("mean_ms"):
                 row.ratio = f"{stats['mean_ms'] / reference['mean_ms']:.2f} x textbook"
             rows.append(row)
+    for fmt, data in w2.get("quality", {}).items():
+        scores = ", ".join(
+            f"w={w}: {s['service']:.3f} vs {s['encoder_alone']:.3f}" for w, s in data["by_width"].items()
+        )
+        loss = data["max_extra_loss"]
+        row = Row("W2 quality", f"{fmt.upper()} SSIM vs full-quality render", other=scores)
+        row.ratio = f"{loss:+.4f} SSIM lost to fast paths"
+        row.target, row.result = f"<= {data['allowed']}", _judge(loss, data["allowed"], at_least=False)
+        rows.append(row)
     return rows
 
 

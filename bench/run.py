@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench import cold, hit, images, memory, mixed, report, wrk
+from bench import cold, hit, images, memory, mixed, quality, report, wrk
 from bench.client import upload_id
 from bench.procs import Fleet, Service, start_darkroom, start_redis, terminate_on_signals
 
@@ -212,6 +212,8 @@ class Bench:
             block = formats[fmt] = cold.interleaved(main, cold_id, fmt, c1, source)
             self.step(f"W2 cold -> {fmt}: {len(c8)} new widths at concurrency 8")
             block["http_c8"] = cold.http_cold(main, cold_id, fmt, c8, 8)
+        self.step("W2 quality: SSIM of the service's variants against the full-quality render")
+        self.results["w2"]["quality"] = quality.served(source)
 
     def w3(self, main: Service, disk: Service, cold_id: str, source: bytes) -> None:
         self.step("W3 herd: 50 concurrent requests for one cold variant, with Redis, then with the file lock")
