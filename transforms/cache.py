@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 from originals.models import ORIGINAL_ID
 
@@ -43,6 +45,7 @@ class RedisTier:
         self._open_until = 0.0
         self._mutex = threading.Lock()
         self.last_error: str | None = None
+        self._client: Any | None = None
 
     @property
     def configured(self) -> bool:
@@ -51,9 +54,16 @@ class RedisTier:
     def client(self) -> Any | None:
         if not self.configured or time.monotonic() < self._open_until:
             return None
-        from django_redis import get_redis_connection
+        if self._client is None:  # looked up once: get_redis_connection costs a cache-handler walk a call
+            from django_redis import get_redis_connection
 
-        return get_redis_connection("default")
+            self._client = get_redis_connection("default")
+        return self._client
+
+    def reset(self) -> None:
+        """Forget the client (settings changed); the next call looks it up again."""
+        self._client = None
+        self._open_until = 0.0
 
     def failed(self, exc: BaseException) -> None:
         with self._mutex:
@@ -105,6 +115,11 @@ class RedisTier:
 
 
 redis_tier = RedisTier()
+
+
+@receiver(setting_changed)
+def _settings_changed(**kwargs: Any) -> None:
+    redis_tier.reset()
 
 
 class MemoryTier:
@@ -160,16 +175,39 @@ def variant_path(original_id: str, key: str, out_format: str) -> Path:
     return variants_dir(original_id) / f"{key}.{out_format}"
 
 
+def _touch(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        if time.time() - os.stat(path).st_mtime > LRU_TOUCH_SECONDS:
+            os.utime(path)
+
+
+LRU_TOUCH_SECONDS = 60  # a hit refreshes its file's mtime (the disk cap's LRU clock) at most this often
+
+
 def disk_read(path: Path) -> bytes | None:
     try:
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY)
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as exc:
         logger.warning("variant %s unreadable: %s", path.name, exc)
         return None
-    with contextlib.suppress(OSError):
-        os.utime(path)  # the mtime is the least-recently-used clock of the disk cap
+    try:
+        stat = os.fstat(fd)
+        data = os.read(fd, stat.st_size + 1)
+        while len(data) <= stat.st_size:  # a short read: keep reading until end of file
+            more = os.read(fd, stat.st_size + 1 - len(data))
+            if not more:
+                break
+            data += more
+        if time.time() - stat.st_mtime > LRU_TOUCH_SECONDS:
+            with contextlib.suppress(OSError):
+                os.utime(fd)
+    except OSError as exc:
+        logger.warning("variant %s unreadable: %s", path.name, exc)
+        return None
+    finally:
+        os.close(fd)
     return data
 
 
@@ -271,8 +309,7 @@ def lookup(*, original_id: str, key: str, out_format: str) -> tuple[bytes, Tier]
     path = variant_path(original_id, key, out_format)
     data = redis_tier.get(original_id, key)
     if data is not None:
-        with contextlib.suppress(OSError):
-            os.utime(path)  # keep the disk copy's least-recently-used clock honest
+        _touch(path)  # keep the disk copy's least-recently-used clock honest
         memory_tier.put(original_id, key, data)
         return data, "hit-redis"
     data = disk_read(path)
