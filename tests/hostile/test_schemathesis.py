@@ -4,14 +4,14 @@ from collections.abc import Iterator
 
 import pytest
 import schemathesis
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
     response_schema_conformance,
 )
+
+from tests.inprocess import keep_test_connection
 
 pytestmark = pytest.mark.django_db
 
@@ -24,18 +24,8 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
 
 @pytest.fixture(autouse=True)
 def _keep_the_test_connection() -> Iterator[None]:
-    """As Django's test client does: the test's transaction must outlive each in-process request.
-
-    Without this, WSGIHandler closes the connection at the end of every request; SQLite's in-memory test
-    database ignores that, PostgreSQL does not.
-    """
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    try:
+    with keep_test_connection():  # schemathesis calls the app directly, never through the test client
         yield
-    finally:
-        request_started.connect(close_old_connections)
-        request_finished.connect(close_old_connections)
 
 
 @schema.parametrize()

@@ -2,36 +2,20 @@
 
 import io
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 from wsgiref.util import setup_testing_defaults
 
 import pytest
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
 from django.test import override_settings
 
 from server.wsgi import application, django_application
+from tests.inprocess import keep_test_connection
 from transforms.variants import known_originals
 
 from . import images
 
 pytestmark = pytest.mark.django_db
 VOLATILE = {"x-request-id", "server-timing", "date", "x-cache"}
-
-
-@contextmanager
-def _keep_the_test_connection() -> Iterator[None]:
-    """As Django's test client does around each request: the test's transaction must outlive it (the
-    test client reconnects these handlers after each of its own requests, so this is done per call)."""
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    try:
-        yield
-    finally:
-        request_started.connect(close_old_connections)
-        request_finished.connect(close_old_connections)
 
 
 def call(app: Any, path: str, query: str = "", method: str = "GET", **headers: str) -> tuple[int, dict, bytes]:
@@ -46,7 +30,7 @@ def call(app: Any, path: str, query: str = "", method: str = "GET", **headers: s
         answer["status"] = int(status.split()[0])
         answer["headers"] = {k.lower(): v for k, v in response_headers}
 
-    with _keep_the_test_connection():
+    with keep_test_connection():
         body = b"".join(app(environ, start_response))
     return answer["status"], answer["headers"], body
 
