@@ -46,6 +46,7 @@ class RedisTier:
         self._mutex = threading.Lock()
         self.last_error: str | None = None
         self._client: Any | None = None
+        self._local = threading.local()
 
     @property
     def configured(self) -> bool:
@@ -88,8 +89,38 @@ class RedisTier:
     def available(self) -> bool:
         return self.client() is not None
 
+    def _connection(self, client: Any) -> Any:
+        """This thread's own connection to the client's server, made once, for the hit's GET.
+
+        A cache hit is one GET; through redis-py's client each one also pays for the pool's checkout and
+        release, the retry wrapper and the command's telemetry, which cost more CPU than the GET itself
+        (bench/profile_hit.py). The connection is redis-py's own, built from the pool's settings (address,
+        database, password, the 0.25 s timeouts), and belongs to one thread of one process.
+        """
+        local = self._local
+        if getattr(local, "client", None) is not client or local.pid != os.getpid():
+            pool = client.connection_pool
+            local.connection = pool.connection_class(**pool.connection_kwargs)
+            local.client, local.pid = client, os.getpid()
+        return local.connection
+
+    def _get(self, name: str) -> Any:
+        client = self.client()
+        if client is None:
+            return None
+        connection = self._connection(client)
+        try:
+            connection.send_command("GET", name)
+            value = connection.read_response()
+        except Exception as exc:  # noqa: BLE001 - as in call(): carry on without Redis
+            connection.disconnect()  # a reply may be half read; the next GET connects afresh
+            self.failed(exc)
+            return None
+        self.last_error = None
+        return value
+
     def get(self, original_id: str, key: str) -> bytes | None:
-        value = self.call(lambda r: r.get(f"{REDIS_PREFIX}{original_id}:{key}"))
+        value = self._get(f"{REDIS_PREFIX}{original_id}:{key}")
         if value is None:
             return None
         header = _MAGIC + key.encode()
@@ -175,7 +206,22 @@ def variant_path(original_id: str, key: str, out_format: str) -> Path:
     return variants_dir(original_id) / f"{key}.{out_format}"
 
 
-def _touch(path: Path) -> None:
+_touched: dict[str, float] = {}
+
+
+def _touch(original_id: str, key: str, out_format: str) -> None:
+    """Refresh the disk copy's mtime (the disk cap's LRU clock) after a hit elsewhere, at most once a minute.
+
+    This worker remembers when it last looked, so a hot variant costs no system call on most hits.
+    """
+    now = time.monotonic()
+    last = _touched.get(key)
+    if last is not None and now - last < LRU_TOUCH_SECONDS:
+        return
+    if len(_touched) >= 50_000:
+        _touched.clear()
+    _touched[key] = now
+    path = variant_path(original_id, key, out_format)
     with contextlib.suppress(OSError):
         if time.time() - os.stat(path).st_mtime > LRU_TOUCH_SECONDS:
             os.utime(path)
@@ -306,13 +352,12 @@ def lookup(*, original_id: str, key: str, out_format: str) -> tuple[bytes, Tier]
     data = memory_tier.get(key)
     if data is not None:
         return data, "hit-memory"
-    path = variant_path(original_id, key, out_format)
     data = redis_tier.get(original_id, key)
     if data is not None:
-        _touch(path)  # keep the disk copy's least-recently-used clock honest
+        _touch(original_id, key, out_format)  # keep the disk copy's least-recently-used clock honest
         memory_tier.put(original_id, key, data)
         return data, "hit-redis"
-    data = disk_read(path)
+    data = disk_read(variant_path(original_id, key, out_format))
     if data is not None:
         redis_tier.put(original_id, key, data)
         memory_tier.put(original_id, key, data)

@@ -1,5 +1,6 @@
 """The variant cache: Redis down, hanging or lying still serves; one render per key; atomic disk writes."""
 
+import os
 import socket
 import threading
 import time
@@ -187,3 +188,31 @@ def test_memory_tier_serves_hot_variants_and_stays_in_budget():
     big = new_key()
     cache.memory_tier.put("memorybig", big, b"x" * 126)  # over an eighth of the budget: never kept
     assert cache.memory_tier.get(big) is None
+
+
+def test_hits_elsewhere_keep_the_disk_copys_lru_clock_at_most_once_a_minute():
+    key, renders = new_key(), list[int]()
+    fetch(key, renders)
+    path = cache.variant_path("cachetest", key, "png")
+    hour_ago = time.time() - 3600
+    os.utime(path, (hour_ago, hour_ago))
+    assert fetch(key, renders)[1] == "hit-redis"
+    assert path.stat().st_mtime > time.time() - 60, "a Redis hit refreshes the disk copy's mtime"
+    os.utime(path, (hour_ago, hour_ago))
+    assert fetch(key, renders)[1] == "hit-redis"
+    assert path.stat().st_mtime == pytest.approx(hour_ago), "not again within the minute: no stat a hit"
+    cache._touched[key] -= cache.LRU_TOUCH_SECONDS  # the minute has passed
+    assert fetch(key, renders)[1] == "hit-redis"
+    assert path.stat().st_mtime > time.time() - 60
+    assert renders == [1]
+
+
+def test_the_hits_redis_connection_recovers_from_a_broken_reply():
+    key, renders = new_key(), list[int]()
+    data, _ = fetch(key, renders)
+    assert fetch(key, renders) == (data, "hit-redis")
+    cache.redis_tier._local.connection._sock.close()  # as if the server had gone away mid-conversation
+    assert fetch(key, renders) == (data, "hit-disk"), "the error opens the circuit; disk answers"
+    cache.redis_tier._open_until = 0.0  # the retry interval has passed
+    assert fetch(key, renders) == (data, "hit-redis"), "a new connection is made"
+    assert renders == [1]
