@@ -11,7 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from originals.errors import error_response
-from transforms.cache import redis_tier
+from transforms.tiers import redis_tier
 
 from .metrics import exposition
 

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.test import override_settings
 from django_redis import get_redis_connection
 
-from transforms import cache
+from transforms import cache, tiers
 
 
 def redis_caches(url: str) -> dict:
@@ -26,9 +26,9 @@ def redis_caches(url: str) -> dict:
 
 @pytest.fixture(autouse=True)
 def _closed_circuit() -> Iterator[None]:
-    cache.redis_tier._open_until = 0.0
+    tiers.redis_tier._open_until = 0.0
     yield
-    cache.redis_tier._open_until = 0.0
+    tiers.redis_tier._open_until = 0.0
 
 
 @pytest.fixture
@@ -93,7 +93,7 @@ def test_redis_down_still_serves_quickly(kind, hanging_redis):
         elapsed = time.monotonic() - started
         assert (tier_again, data_again) == ("hit-disk", data)
         assert elapsed < 1.5, f"two requests with a sick Redis took {elapsed:.2f}s"
-        assert cache.redis_tier.last_error is not None
+        assert tiers.redis_tier.last_error is not None
         # With the circuit open, later requests do not touch Redis at all.
         started = time.monotonic()
         for _ in range(20):
@@ -107,7 +107,7 @@ def test_redis_comes_back():
     key, renders = new_key(), list[int]()
     with override_settings(REDIS_URL=url, CACHES=redis_caches(url)):
         fetch(key, renders)
-    cache.redis_tier._open_until = 0.0  # the retry interval has passed
+    tiers.redis_tier._open_until = 0.0  # the retry interval has passed
     assert fetch(key, renders)[1] == "hit-disk"
     assert fetch(key, renders)[1] == "hit-redis"
 
@@ -115,10 +115,10 @@ def test_redis_comes_back():
 def test_redis_garbage_is_ignored():
     key, renders = new_key(), list[int]()
     data, _ = fetch(key, renders)
-    get_redis_connection("default").set(f"{cache.REDIS_PREFIX}cachetest:{key}", b"\x00garbage\xff")
+    get_redis_connection("default").set(f"{tiers.REDIS_PREFIX}cachetest:{key}", b"\x00garbage\xff")
     assert fetch(key, renders) == (data, "hit-disk")
     assert fetch(key, renders) == (data, "hit-redis")
-    get_redis_connection("default").set(f"{cache.REDIS_PREFIX}cachetest:{key}", b"DRV1" + b"0" * 64 + b"other")
+    get_redis_connection("default").set(f"{tiers.REDIS_PREFIX}cachetest:{key}", b"DRV1" + b"0" * 64 + b"other")
     assert fetch(key, renders) == (data, "hit-disk"), "a value stored under another key is garbage too"
     assert renders == [1]
 
@@ -172,8 +172,8 @@ def test_purge_refuses_paths_outside_the_variants_dir():
 
 @override_settings(VARIANT_MEMORY_CACHE_BYTES=1000)
 def test_memory_tier_serves_hot_variants_and_stays_in_budget():
-    cache.memory_tier._items.clear()
-    cache.memory_tier._bytes = 0
+    tiers.memory_tier._items.clear()
+    tiers.memory_tier._bytes = 0
     key, renders = new_key(), list[int]()
     data, tier = fetch(key, renders, original_id="memorytest")
     assert tier == "miss"
@@ -181,13 +181,13 @@ def test_memory_tier_serves_hot_variants_and_stays_in_budget():
     others = [new_key() for _ in range(40)]
     for other in others:
         fetch(other, renders, original_id="memoryother")  # ~80 bytes each: the budget evicts the oldest
-    assert cache.memory_tier._bytes <= 1000
+    assert tiers.memory_tier._bytes <= 1000
     assert fetch(key, renders, original_id="memorytest")[1] == "hit-redis", "evicted, still in Redis"
-    cache.memory_tier.purge("memoryother")
-    assert all(owner != "memoryother" for owner, _ in cache.memory_tier._items.values())
+    tiers.memory_tier.purge("memoryother")
+    assert all(owner != "memoryother" for owner, _ in tiers.memory_tier._items.values())
     big = new_key()
-    cache.memory_tier.put("memorybig", big, b"x" * 126)  # over an eighth of the budget: never kept
-    assert cache.memory_tier.get(big) is None
+    tiers.memory_tier.put("memorybig", big, b"x" * 126)  # over an eighth of the budget: never kept
+    assert tiers.memory_tier.get(big) is None
 
 
 def test_hits_elsewhere_keep_the_disk_copys_lru_clock_at_most_once_a_minute():
@@ -211,8 +211,8 @@ def test_the_hits_redis_connection_recovers_from_a_broken_reply():
     key, renders = new_key(), list[int]()
     data, _ = fetch(key, renders)
     assert fetch(key, renders) == (data, "hit-redis")
-    cache.redis_tier._local.connection._sock.close()  # as if the server had gone away mid-conversation
+    tiers.redis_tier._local.connection._sock.close()  # as if the server had gone away mid-conversation
     assert fetch(key, renders) == (data, "hit-disk"), "the error opens the circuit; disk answers"
-    cache.redis_tier._open_until = 0.0  # the retry interval has passed
+    tiers.redis_tier._open_until = 0.0  # the retry interval has passed
     assert fetch(key, renders) == (data, "hit-redis"), "a new connection is made"
     assert renders == [1]

@@ -8,7 +8,7 @@ from django.test import Client
 from django_redis import get_redis_connection
 from PIL import Image
 
-from transforms.cache import REDIS_PREFIX
+from transforms.tiers import REDIS_PREFIX
 
 from . import images
 from .images import BLUE, GREEN, RED, YELLOW

@@ -1,0 +1,175 @@
+"""The fast tiers in front of the disk: this worker's memory and Redis, each failing quietly."""
+
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+logger = logging.getLogger(__name__)
+
+REDIS_PREFIX = "darkroom:v:"
+_MAGIC = b"DRV1"  # every Redis value starts with this and its key, so garbage is recognised as garbage
+
+
+class RedisTier:
+    """Redis as an accelerator: every error opens a short circuit, and no exception reaches a caller."""
+
+    def __init__(self) -> None:
+        self._open_until = 0.0
+        self._mutex = threading.Lock()
+        self.last_error: str | None = None
+        self._client: Any | None = None
+        self._local = threading.local()
+
+    @property
+    def configured(self) -> bool:
+        return bool(getattr(settings, "REDIS_URL", ""))
+
+    def client(self) -> Any | None:
+        if not self.configured or time.monotonic() < self._open_until:
+            return None
+        if self._client is None:  # looked up once: get_redis_connection costs a cache-handler walk a call
+            from django_redis import get_redis_connection
+
+            self._client = get_redis_connection("default")
+        return self._client
+
+    def reset(self) -> None:
+        """Forget the client (settings changed); the next call looks it up again."""
+        self._client = None
+        self._open_until = 0.0
+
+    def failed(self, exc: BaseException) -> None:
+        with self._mutex:
+            first = time.monotonic() >= self._open_until
+            self._open_until = time.monotonic() + settings.REDIS_RETRY_SECONDS
+            self.last_error = f"{type(exc).__name__}: {exc}"
+        if first:
+            logger.warning("redis unavailable, serving from disk for %ss: %s", settings.REDIS_RETRY_SECONDS, exc)
+
+    def call(self, fn: Callable[[Any], Any], default: Any = None) -> Any:
+        client = self.client()
+        if client is None:
+            return default
+        try:
+            result = fn(client)
+        except Exception as exc:  # noqa: BLE001 - any Redis failure means: carry on without it
+            self.failed(exc)
+            return default
+        self.last_error = None
+        return result
+
+    def available(self) -> bool:
+        return self.client() is not None
+
+    def _connection(self, client: Any) -> Any:
+        """This thread's own connection to the client's server, made once, for the hit's GET.
+
+        A cache hit is one GET; through redis-py's client each one also pays for the pool's checkout and
+        release, the retry wrapper and the command's telemetry, which cost more CPU than the GET itself
+        (bench/profile_hit.py). The connection is redis-py's own, built from the pool's settings (address,
+        database, password, the 0.25 s timeouts), and belongs to one thread of one process.
+        """
+        local = self._local
+        if getattr(local, "client", None) is not client or local.pid != os.getpid():
+            pool = client.connection_pool
+            local.connection = pool.connection_class(**pool.connection_kwargs)
+            local.client, local.pid = client, os.getpid()
+        return local.connection
+
+    def _get(self, name: str) -> Any:
+        client = self.client()
+        if client is None:
+            return None
+        connection = self._connection(client)
+        try:
+            connection.send_command("GET", name)
+            value = connection.read_response()
+        except Exception as exc:  # noqa: BLE001 - as in call(): carry on without Redis
+            connection.disconnect()  # a reply may be half read; the next GET connects afresh
+            self.failed(exc)
+            return None
+        self.last_error = None
+        return value
+
+    def get(self, original_id: str, key: str) -> bytes | None:
+        value = self._get(f"{REDIS_PREFIX}{original_id}:{key}")
+        if value is None:
+            return None
+        header = _MAGIC + key.encode()
+        if not isinstance(value, bytes) or not value.startswith(header):
+            logger.warning("redis returned garbage for variant %s; ignoring it", key)
+            self.call(lambda r: r.delete(f"{REDIS_PREFIX}{original_id}:{key}"))
+            return None
+        return value[len(header) :]
+
+    def put(self, original_id: str, key: str, data: bytes) -> None:
+        if len(data) > settings.REDIS_VARIANT_MAX_BYTES:
+            return
+        value = _MAGIC + key.encode() + data
+        self.call(lambda r: r.set(f"{REDIS_PREFIX}{original_id}:{key}", value, ex=settings.REDIS_VARIANT_TTL))
+
+    def purge(self, original_id: str) -> None:
+        def _purge(r: Any) -> None:
+            keys = list(r.scan_iter(match=f"{REDIS_PREFIX}{original_id}:*", count=500))
+            if keys:
+                r.delete(*keys)
+
+        self.call(_purge)
+
+
+redis_tier = RedisTier()
+
+
+@receiver(setting_changed)
+def _settings_changed(**kwargs: Any) -> None:
+    redis_tier.reset()
+
+
+class MemoryTier:
+    """The most recently used variants in this worker's memory, ahead of Redis and disk.
+
+    A hit from here costs no system call: at most VARIANT_MEMORY_CACHE_BYTES per worker, least recently
+    used out first, no single variant over an eighth of it. Deletion clears this worker's copies; other
+    workers stop serving theirs when their map of known originals expires (KnownOriginals).
+    """
+
+    def __init__(self) -> None:
+        self._items: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                return None
+            self._items.move_to_end(key)
+            return item[1]
+
+    def put(self, original_id: str, key: str, data: bytes) -> None:
+        budget = settings.VARIANT_MEMORY_CACHE_BYTES
+        if not budget or len(data) > budget // 8:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            self._bytes += len(data) - (len(old[1]) if old else 0)
+            self._items[key] = (original_id, data)
+            while self._bytes > budget and self._items:
+                _, (_, evicted) = self._items.popitem(last=False)
+                self._bytes -= len(evicted)
+
+    def purge(self, original_id: str) -> None:
+        with self._lock:
+            for key in [k for k, (owner, _) in self._items.items() if owner == original_id]:
+                self._bytes -= len(self._items.pop(key)[1])
+
+
+memory_tier = MemoryTier()
