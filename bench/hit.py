@@ -32,6 +32,15 @@ class Subject:
     name: str
     service: Service
     path: str
+    redis_url: str = ""  # the Redis its hits read: that server's CPU is measured beside the service's
+
+
+def redis_cpu_seconds(url: str) -> float:
+    """redis-server's own CPU time so far (INFO cpu: user + system, all its threads)."""
+    import redis
+
+    info = redis.Redis.from_url(url, socket_timeout=2).info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
 def warm_hit(service: Service, path: str, expected_tier: str, attempts: int = 6, limit: int = 200) -> HitTarget:
@@ -88,12 +97,16 @@ def measure(subjects: list[Subject], *, rounds: int, seconds: int, progress: Any
     """`rounds` interleaved wrk runs of `seconds` each per subject; rps over all rounds, median p50/p99."""
     runs: dict[str, list[wrk.WrkResult]] = {s.name: [] for s in subjects}
     cpu: dict[str, list[int]] = {s.name: [0, 0] for s in subjects}  # ns on a CPU, ns runnable but waiting
+    redis_cpu: dict[str, float] = {s.name: 0.0 for s in subjects}
     for number in range(rounds):
         progress(f"W1 hit: round {number + 1} of {rounds}, {seconds} s of wrk per subject")
         for subject in subjects:
+            redis_before = redis_cpu_seconds(subject.redis_url) if subject.redis_url else 0.0
             before = subject.service.sched_ns()
             runs[subject.name].append(wrk.run(subject.service.url(subject.path), seconds))
             after = subject.service.sched_ns()
+            if subject.redis_url:
+                redis_cpu[subject.name] += redis_cpu_seconds(subject.redis_url) - redis_before
             cpu[subject.name][0] += after[0] - before[0]
             cpu[subject.name][1] += after[1] - before[1]
     rows = []
@@ -110,6 +123,8 @@ def measure(subjects: list[Subject], *, rounds: int, seconds: int, progress: Any
                 # Server CPU per request hardly moves with other load on the machine, unlike req/s.
                 "cpu_ms_per_request": on_cpu / 1e6 / requests if requests else None,
                 "cpu_ns": on_cpu,
+                # The Redis server's CPU while the subject was loaded (it answers nothing else meanwhile).
+                "redis_cpu_ms_per_request": redis_cpu[name] * 1e3 / requests if requests and redis_cpu[name] else None,
                 "cpu_wait_ns": waiting,
                 # Of the time the server's threads were runnable, the share they waited for a CPU.
                 "runqueue_share": waiting / (on_cpu + waiting) if on_cpu + waiting else 0.0,

@@ -55,6 +55,8 @@ def w1_rows(w1: dict[str, Any]) -> list[Row]:
         other = f"{size}; rounds {' / '.join(f'{r:,.0f}' for r in spread)} req/s" if len(spread) > 1 else size
         if run.get("cpu_ms_per_request") is not None:
             other += f"; {run['cpu_ms_per_request']:.2f} ms CPU/req, CPU wait {run['runqueue_share']:.0%}"
+        if run.get("redis_cpu_ms_per_request") is not None:
+            other += f"; redis-server {run['redis_cpu_ms_per_request']:.3f} ms CPU/req"
         row = Row("W1 hit", name, run["rps"], **_latency(run), other=other)
         if run.get("non_2xx") or run.get("socket_errors"):
             row.other += f"; {run['non_2xx']} non-2xx, {run['socket_errors']} socket errors"

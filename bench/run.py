@@ -181,7 +181,12 @@ class Bench:
         )
         subjects = [
             hit.Subject(f"darkroom hit-memory, as make run (gunicorn x{WORKERS})", main, path),
-            hit.Subject(f"darkroom hit-redis, memory tier off (gunicorn x{WORKERS})", redis_only, redis_target.path),
+            hit.Subject(
+                f"darkroom hit-redis, memory tier off (gunicorn x{WORKERS})",
+                redis_only,
+                redis_target.path,
+                redis_url=self.redis_url,
+            ),
             hit.Subject(f"darkroom hit-disk, no Redis, memory tier off (gunicorn x{WORKERS})", disk, disk_target.path),
             *hit.references(
                 self.fleet,
