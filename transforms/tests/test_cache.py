@@ -1,12 +1,16 @@
 """The variant cache: Redis down, hanging or lying still serves; one render per key; atomic disk writes."""
 
 import os
+import shutil
 import socket
+import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
+import redis
 from django.conf import settings
 from django.test import override_settings
 from django_redis import get_redis_connection
@@ -216,3 +220,47 @@ def test_the_hits_redis_connection_recovers_from_a_broken_reply():
     tiers.redis_tier._open_until = 0.0  # the retry interval has passed
     assert fetch(key, renders) == (data, "hit-redis"), "a new connection is made"
     assert renders == [1]
+
+
+@pytest.fixture
+def unix_socket_redis() -> Iterator[str]:
+    """A private redis-server listening only on a unix socket, as a Redis on the same machine may."""
+    directory = tempfile.mkdtemp(prefix="redis-", dir="/tmp")  # a socket path must stay under 108 bytes
+    socket_path = os.path.join(directory, "redis.sock")
+    process = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            "0",
+            "--unixsocket",
+            socket_path,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            directory,
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not os.path.exists(socket_path):
+            assert time.monotonic() < deadline and process.poll() is None, "redis-server did not start"
+            time.sleep(0.05)
+        yield f"unix://{socket_path}?db=0"
+    finally:
+        process.kill()
+        process.wait()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_a_unix_socket_redis_serves_hits(unix_socket_redis):
+    with override_settings(REDIS_URL=unix_socket_redis, CACHES=redis_caches(unix_socket_redis)):
+        key, renders = new_key(), list[int]()
+        data, tier = fetch(key, renders)
+        assert tier == "miss"
+        assert fetch(key, renders) == (data, "hit-redis")
+        assert redis.Redis.from_url(unix_socket_redis).exists(f"{tiers.REDIS_PREFIX}cachetest:{key}")
+        assert tiers.redis_tier.last_error is None
+        assert renders == [1]
