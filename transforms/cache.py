@@ -37,9 +37,13 @@ def variant_key(*, pipeline_version: str, original_sha256: str, canonical_query:
 
 def variants_dir(original_id: str) -> Path:
     """`DATA_DIR/variants/<id>`; the id is checked so that nothing else can ever become a path."""
+    return Path(_variants_dir(original_id))
+
+
+def _variants_dir(original_id: str) -> str:
     if not ORIGINAL_ID.fullmatch(original_id):
         raise ValueError(f"not an original id: {original_id!r}")
-    return Path(settings.VARIANTS_DIR) / original_id
+    return os.path.join(settings.VARIANTS_DIR, original_id)
 
 
 def variant_path(original_id: str, key: str, out_format: str) -> Path:
@@ -48,9 +52,7 @@ def variant_path(original_id: str, key: str, out_format: str) -> Path:
 
 def variant_file(original_id: str, key: str, out_format: str) -> str:
     """variant_path as a string, for the hit path: three pathlib objects a hit cost more than its reads."""
-    if not ORIGINAL_ID.fullmatch(original_id):
-        raise ValueError(f"not an original id: {original_id!r}")
-    return os.path.join(settings.VARIANTS_DIR, original_id, f"{key}.{out_format}")
+    return os.path.join(_variants_dir(original_id), f"{key}.{out_format}")
 
 
 _touched: dict[str, float] = {}
