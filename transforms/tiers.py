@@ -8,6 +8,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
@@ -84,16 +85,30 @@ class RedisTier:
             local.client, local.pid = client, os.getpid()
         return local.connection
 
+    @staticmethod
+    def _command(connection: Any, *args: str) -> Any:
+        try:
+            connection.send_command(*args)
+            return connection.read_response()
+        except BaseException:
+            connection.disconnect()  # a reply may be half read; the next command connects afresh
+            raise
+
     def _get(self, name: str) -> Any:
         client = self.client()
         if client is None:
             return None
         connection = self._connection(client)
+        kept = connection.is_connected
         try:
-            connection.send_command("GET", name)
-            value = connection.read_response()
+            try:
+                value = self._command(connection, "GET", name)
+            except redis.ConnectionError:
+                if not kept:
+                    raise
+                # A kept connection that the server or a proxy closed while it was idle: once more, anew.
+                value = self._command(connection, "GET", name)
         except Exception as exc:  # noqa: BLE001 - as in call(): carry on without Redis
-            connection.disconnect()  # a reply may be half read; the next GET connects afresh
             self.failed(exc)
             return None
         self.last_error = None

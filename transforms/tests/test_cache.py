@@ -211,48 +211,57 @@ def test_hits_elsewhere_keep_the_disk_copys_lru_clock_at_most_once_a_minute():
     assert renders == [1]
 
 
-def test_the_hits_redis_connection_recovers_from_a_broken_reply():
+def test_a_hit_survives_its_kept_connection_being_closed_by_the_server():
     key, renders = new_key(), list[int]()
     data, _ = fetch(key, renders)
     assert fetch(key, renders) == (data, "hit-redis")
-    tiers.redis_tier._local.connection._sock.close()  # as if the server had gone away mid-conversation
-    assert fetch(key, renders) == (data, "hit-disk"), "the error opens the circuit; disk answers"
-    tiers.redis_tier._open_until = 0.0  # the retry interval has passed
-    assert fetch(key, renders) == (data, "hit-redis"), "a new connection is made"
+    connection = tiers.redis_tier._local.connection
+    client_id = tiers.redis_tier._command(connection, "CLIENT", "ID")
+    get_redis_connection("default").client_kill_filter(_id=client_id)  # as an idle timeout or a proxy would
+    assert fetch(key, renders) == (data, "hit-redis"), "one more try on a new connection"
+    assert tiers.redis_tier._command(connection, "CLIENT", "ID") != client_id
+    assert tiers.redis_tier.last_error is None
+    assert renders == [1]
+
+
+def test_a_hit_whose_redis_is_gone_opens_the_circuit(unix_socket_redis_process):
+    url, process = unix_socket_redis_process
+    with override_settings(REDIS_URL=url, CACHES=redis_caches(url)):
+        key, renders = new_key(), list[int]()
+        data, _ = fetch(key, renders)
+        assert fetch(key, renders) == (data, "hit-redis")
+        process.kill()
+        process.wait()
+        started = time.monotonic()
+        assert fetch(key, renders) == (data, "hit-disk"), "the retry fails too; disk answers"
+        assert time.monotonic() - started < 0.5
+        assert tiers.redis_tier.last_error is not None
+        assert not tiers.redis_tier.available(), "the circuit is open"
     assert renders == [1]
 
 
 @pytest.fixture
-def unix_socket_redis() -> Iterator[str]:
+def unix_socket_redis_process() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """A private redis-server listening only on a unix socket, as a Redis on the same machine may."""
     directory = tempfile.mkdtemp(prefix="redis-", dir="/tmp")  # a socket path must stay under 108 bytes
     socket_path = os.path.join(directory, "redis.sock")
-    process = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            "0",
-            "--unixsocket",
-            socket_path,
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            directory,
-        ],
-        stdout=subprocess.DEVNULL,
-    )
+    argv = ["redis-server", "--port", "0", "--unixsocket", socket_path, "--save", "", "--appendonly", "no"]
+    process = subprocess.Popen([*argv, "--dir", directory], stdout=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 10
         while not os.path.exists(socket_path):
             assert time.monotonic() < deadline and process.poll() is None, "redis-server did not start"
             time.sleep(0.05)
-        yield f"unix://{socket_path}?db=0"
+        yield f"unix://{socket_path}?db=0", process
     finally:
         process.kill()
         process.wait()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def unix_socket_redis(unix_socket_redis_process: tuple[str, subprocess.Popen[bytes]]) -> str:
+    return unix_socket_redis_process[0]
 
 
 def test_a_unix_socket_redis_serves_hits(unix_socket_redis):
