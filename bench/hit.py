@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import redis
+
 from bench import wrk
 from bench.client import request
 from bench.procs import Fleet, Service, granian_available, start_bare, start_darkroom, start_nginx
+from bench.report import BARE_REDIS
 
 
 @dataclass
@@ -27,6 +30,9 @@ class HitTarget:
     tier: str
 
 
+BARE_REDIS_KEY = "darkroom:bench:bare-redis"  # holds the hit's bytes during W1 (and expires within the hour)
+
+
 @dataclass
 class Subject:
     name: str
@@ -37,8 +43,6 @@ class Subject:
 
 def redis_cpu_seconds(url: str) -> float:
     """redis-server's own CPU time so far (INFO cpu: user + system, all its threads)."""
-    import redis
-
     info = redis.Redis.from_url(url, socket_timeout=2).info("cpu")
     return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
@@ -69,7 +73,7 @@ def _same_bytes(service: Service, path: str, body: bytes) -> None:
 def references(
     fleet: Fleet, target: HitTarget, run_dir: Path, *, workers: int, darkroom_data: Path, redis_url: str
 ) -> list[Subject]:
-    """Start bare WSGI under gunicorn (and granian, if installed), darkroom under granian, and nginx."""
+    """Start bare WSGI under gunicorn (alone and with a Redis GET) and granian, darkroom under granian, nginx."""
     body_dir = run_dir / "static"
     body_dir.mkdir(parents=True, exist_ok=True)
     body = body_dir / "hit.bin"
@@ -80,6 +84,20 @@ def references(
         bare = start_bare(fleet, f"bare-{server}", body, target.content_type, logs, server=server, workers=workers)
         _same_bytes(bare, "/", target.body)
         subjects.append(Subject(f"bare WSGI ({server} x{workers})", bare, "/"))
+    # The floor of any hit served from Redis on this server: the bare app plus one GET of the same bytes.
+    redis.Redis.from_url(redis_url).set(BARE_REDIS_KEY, target.body, ex=3600)
+    bare_redis = start_bare(
+        fleet,
+        "bare-gunicorn-redis",
+        body,
+        target.content_type,
+        logs,
+        server="gunicorn",
+        workers=workers,
+        redis=(redis_url, BARE_REDIS_KEY),
+    )
+    _same_bytes(bare_redis, "/", target.body)
+    subjects.append(Subject(f"{BARE_REDIS} (gunicorn x{workers})", bare_redis, "/", redis_url=redis_url))
     if granian_available():
         # The same DATA_DIR and database as the gunicorn instance, so the variant is already in Redis.
         alt = start_darkroom(

@@ -212,9 +212,20 @@ def granian_available() -> bool:
 
 
 def start_bare(
-    fleet: Fleet, name: str, body: Path, content_type: str, logs: Path, *, server: str, workers: int
+    fleet: Fleet,
+    name: str,
+    body: Path,
+    content_type: str,
+    logs: Path,
+    *,
+    server: str,
+    workers: int,
+    redis: tuple[str, str] | None = None,
 ) -> Service:
-    """bench/bare_wsgi.py on the same server, config and worker count as darkroom."""
+    """bench/bare_wsgi.py on the same server, config and worker count as darkroom.
+
+    `redis=(url, key)` serves the body from one Redis GET of `key` a request (redis_application).
+    """
     port = free_port()
     env = {
         **os.environ,
@@ -225,10 +236,14 @@ def start_bare(
         "WEB_CONCURRENCY": str(workers),
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    app = "bench.bare_wsgi:application"
+    if redis is not None:
+        env["BENCH_REDIS_URL"], env["BENCH_REDIS_KEY"] = redis
+        app = "bench.bare_wsgi:redis_application"
     if server == "granian":
-        argv = granian_argv("bench.bare_wsgi:application", port, workers)
+        argv = granian_argv(app, port, workers)
     else:
-        argv = [str(BIN / "gunicorn"), "-c", "server/gunicorn.py", "bench.bare_wsgi:application"]
+        argv = [str(BIN / "gunicorn"), "-c", "server/gunicorn.py", app]
     return fleet.spawn(name, argv, env=env, log=logs / f"{name}.log", port=port, probe="/")
 
 

@@ -17,6 +17,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import redis
+
 from bench import cold, hit, images, memory, mixed, quality, report, wrk
 from bench.client import upload_id
 from bench.procs import Fleet, Service, start_darkroom, start_redis, terminate_on_signals
@@ -177,7 +179,8 @@ class Bench:
         if not disk_target.body == redis_target.body == target.body:
             raise RuntimeError("the instances rendered different bytes for the same variant")
         self.step(
-            "W1 hit: starting the references (bare WSGI under gunicorn and granian, darkroom under granian, nginx)"
+            "W1 hit: starting the references (bare WSGI under gunicorn, alone and with a Redis GET, and granian; "
+            "darkroom under granian; nginx)"
         )
         subjects = [
             hit.Subject(f"darkroom hit-memory, as make run (gunicorn x{WORKERS})", main, path),
@@ -199,7 +202,10 @@ class Bench:
         ]
         rounds, seconds = self.args.wrk_rounds, self.args.wrk_seconds
         self.results["w1"] = {"workers": WORKERS, "bytes": len(target.body), "path": path, "rounds": rounds}
-        self.results["w1"]["runs"] = hit.measure(subjects, rounds=rounds, seconds=seconds, progress=self.step)
+        try:
+            self.results["w1"]["runs"] = hit.measure(subjects, rounds=rounds, seconds=seconds, progress=self.step)
+        finally:
+            redis.Redis.from_url(self.redis_url).delete(hit.BARE_REDIS_KEY)
         for subject in subjects[3:]:
             self.fleet.stop(subject.service)
         self.fleet.stop(redis_only)
@@ -253,8 +259,6 @@ class Bench:
         if not self.redis_ids:
             return
         try:
-            import redis
-
             client = redis.Redis.from_url(self.redis_url, socket_timeout=2)
             for original_id in self.redis_ids:
                 keys = list(client.scan_iter(match=f"darkroom:v:{original_id}:*", count=500))
