@@ -7,7 +7,7 @@ from typing import IO
 
 from PIL import Image
 
-from transforms.pipeline import ALLOWED_DECODERS
+from transforms.pipeline import ALLOWED_DECODERS, exif_orientation
 
 from .errors import UnprocessableImage, UnsupportedFormat
 
@@ -83,14 +83,6 @@ def _open(fp: IO[bytes]) -> Image.Image:
         raise UnprocessableImage("The image header could not be read; the file is corrupt.") from exc
 
 
-def _orientation(image: Image.Image) -> int:
-    try:
-        value = image.getexif().get(0x0112, 1)
-        return int(value) if value in range(1, 9) else 1
-    except Exception:  # noqa: BLE001 - corrupt EXIF is ignored, as browsers do
-        return 1
-
-
 def _check_limits(image: Image.Image, frames: int, limits: Limits) -> None:
     width, height = image.size
     if width < 1 or height < 1:
@@ -145,7 +137,7 @@ def inspect_image(fp: IO[bytes], limits: Limits) -> ImageFacts:
     with _open(fp) as image:
         frames = _frame_count(image)
         _check_limits(image, frames, limits)
-        orientation = _orientation(image)
+        orientation = exif_orientation(image)
         _decode_first_frame(image)
         width, height = image.size
         if orientation in _SWAPPING_ORIENTATIONS:

@@ -6,6 +6,7 @@ import contextlib
 import io
 import struct
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, ClassVar
@@ -174,11 +175,16 @@ def _decoding() -> Iterator[None]:
         raise RenderError(f"cannot decode image: {exc or type(exc).__name__}") from exc
 
 
-def _orientation(image: Image.Image) -> int:
+# A broken EXIF block only loses the orientation, never the picture (exif_orientation); Pillow's warning
+# about it would say so again on stderr for every such upload.
+warnings.filterwarnings("ignore", message="Corrupt EXIF data", category=UserWarning, module="PIL.TiffImagePlugin")
+
+
+def exif_orientation(image: Image.Image) -> int:
+    """The EXIF orientation (1-8) of an opened image; 1 when it has none or its EXIF block is broken."""
     try:
         value = image.getexif().get(0x0112, 1)
     except (OSError, SyntaxError, ValueError, KeyError, IndexError, TypeError, struct.error):
-        # a broken EXIF block only loses the orientation, never the picture
         return 1
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
@@ -186,7 +192,7 @@ def _orientation(image: Image.Image) -> int:
 def _decode(source: bytes, spec: VariantSpec, encoder: Encoder) -> tuple[Image.Image, Plan]:
     with _decoding():
         image = Image.open(io.BytesIO(source), formats=ALLOWED_DECODERS)
-        plan = plan_for(image.size, _orientation(image), spec, encoder.alpha)
+        plan = plan_for(image.size, exif_orientation(image), spec, encoder.alpha)
         draft = plan.draft_size(DRAFT_GAP)
         if draft and isinstance(image, JpegImagePlugin.JpegImageFile):
             image.draft(None, draft)
