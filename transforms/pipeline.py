@@ -184,7 +184,7 @@ def exif_orientation(image: Image.Image) -> int:
     """The EXIF orientation (1-8) of an opened image; 1 when it has none or its EXIF block is broken."""
     try:
         value = image.getexif().get(0x0112, 1)
-    except (OSError, SyntaxError, ValueError, KeyError, IndexError, TypeError, struct.error):
+    except Exception:  # noqa: BLE001 - whatever a broken EXIF block raises, the picture is still good
         return 1
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
