@@ -69,6 +69,9 @@ MAX_SOURCE_PIXELS = _positive_int("MAX_SOURCE_PIXELS", 50_000_000)
 MAX_FRAMES = _positive_int("MAX_FRAMES", 200)
 MAX_TOTAL_PIXELS = _positive_int("MAX_TOTAL_PIXELS", 500_000_000)  # pixels x frames
 MAX_OUTPUT_SIDE = _positive_int("MAX_OUTPUT_SIDE", 8192)
+# Bounds on what one variant may cost (transforms/budgets.py), checked from recorded facts before any decode.
+MAX_OUTPUT_PIXELS = _positive_int("MAX_OUTPUT_PIXELS", 25_000_000)  # output pixels x frames
+MAX_PAD_RATIO = _positive_int("MAX_PAD_RATIO", 16)  # a fit=pad canvas over 1 MP: at most this many times the picture
 ANONYMOUS_UPLOADS = _bool("ANONYMOUS_UPLOADS", default=LOCAL)
 ANON_UPLOAD_RATE = env.str("ANON_UPLOAD_RATE", default="120/hour")
 USER_UPLOAD_RATE = env.str("USER_UPLOAD_RATE", default="1200/hour")

@@ -49,11 +49,10 @@ def _resolved(facts: OriginalFacts, query: str, accept: str) -> Variant | None:
         return _memo[memo_key]
     try:
         spec, signature = parse_query(query)
-    except InvalidSpec:
-        variant = None
-    else:
         refused = signing.signature_problem(facts.id, spec, signature) is not None
         variant = None if refused else variant_resolve(spec, facts, accept=accept)
+    except InvalidSpec:  # malformed, or over an output budget: Django's path answers it
+        variant = None
     if len(_memo) >= _MEMO_SIZE:
         _memo.clear()
     _memo[memo_key] = variant

@@ -129,6 +129,14 @@ def plan_for(size: tuple[int, int], orientation: int, spec: VariantSpec, alpha: 
     return Plan(transform, size, resize, box, pad, alpha)
 
 
+def output_geometry(upright: tuple[int, int], spec: VariantSpec) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(canvas, picture): the variant's size and the picture's size on it, from the upright size alone."""
+    plan = plan_for(upright, 1, spec, alpha=True)
+    width, height = plan.resize or plan.source
+    picture = (height, width) if swaps_axes(plan.transform) else (width, height)
+    return plan.pad or picture, picture
+
+
 class Operation:
     """One step of the pipeline; returns the image unchanged when the plan does not need it."""
 

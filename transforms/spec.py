@@ -46,6 +46,8 @@ _QVALUE = re.compile(r"0(\.[0-9]{0,3})?|1(\.0{0,3})?")
 class InvalidSpec(ValueError):
     """A variant query that cannot be served; `param` names the culprit, `code` is stable."""
 
+    status = 400
+
     def __init__(self, param: str, message: str, code: str) -> None:
         super().__init__(message)
         self.param = param
@@ -143,11 +145,11 @@ def output_format(
 ) -> tuple[str, bool]:
     """The concrete format to encode `spec` in, and whether it was negotiated from `accept`."""
     if spec.fmt is None:
-        return _default_format(original_format, has_alpha), False
+        return default_format(original_format, has_alpha), False
     if spec.fmt == "auto":
         if accepts_webp(accept):
             return "webp", True
-        return _default_format(original_format, has_alpha), True
+        return default_format(original_format, has_alpha), True
     return spec.fmt, False
 
 
@@ -217,7 +219,8 @@ def _quality_for(fmt: str, q: int | None) -> int | None:
     return q
 
 
-def _default_format(original_format: str, has_alpha: bool) -> str:
+def default_format(original_format: str, has_alpha: bool) -> str:
+    """The format a variant gets when `fmt` is not given: the original's if browsers show it, else JPEG or PNG."""
     web_format = _WEB_FORMATS.get(original_format.upper())
     if web_format is not None:
         return web_format

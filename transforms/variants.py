@@ -14,8 +14,10 @@ from originals.models import Original
 from server.metrics import RENDER_SECONDS, VARIANT_REQUESTS
 
 from . import cache
-from .pipeline import PIPELINE_VERSION, Rendered, render
-from .spec import VariantSpec, output_format
+from .budgets import OutputBudget, check_output, fits_format
+from .operations import output_geometry
+from .pipeline import PIPELINE_VERSION, Rendered, animation_for, render
+from .spec import VariantSpec, default_format, output_format
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,10 +29,20 @@ class OriginalFacts:
     format: str
     has_alpha: bool
     frames: int
+    width: int  # as displayed, after EXIF orientation
+    height: int
 
     @classmethod
     def of(cls, original: Original) -> "OriginalFacts":
-        return cls(original.id, original.sha256, original.format, original.has_alpha, original.frames)
+        return cls(
+            original.id,
+            original.sha256,
+            original.format,
+            original.has_alpha,
+            original.frames,
+            original.width,
+            original.height,
+        )
 
 
 class KnownOriginals:
@@ -92,12 +104,29 @@ class Fetched:
     rendered: Rendered | None  # set on the request that rendered
 
 
+def output_budget() -> OutputBudget:
+    return OutputBudget(max_output_pixels=settings.MAX_OUTPUT_PIXELS, max_pad_ratio=settings.MAX_PAD_RATIO)
+
+
 def variant_resolve(spec: VariantSpec, original: Original | OriginalFacts, *, accept: str = "") -> Variant:
-    """The concrete output format (negotiated from Accept for fmt=auto) and the cache key."""
+    """The concrete output format (negotiated from Accept for fmt=auto) and the cache key; OverBudget (an
+    InvalidSpec) when the planned output is more than a render may cost."""
     if isinstance(original, Original):
         original = OriginalFacts.of(original)
     out_format, negotiated = output_format(
         spec, original_format=original.format, has_alpha=original.has_alpha, accept=accept
+    )
+    canvas, picture = output_geometry((original.width, original.height), spec)
+    if negotiated and not fits_format(canvas, out_format):
+        out_format = default_format(original.format, original.has_alpha)  # asked for "the best you can": not that
+    kept = animation_for(original.format, original.frames, out_format) == "kept"
+    check_output(
+        spec,
+        canvas=canvas,
+        picture=picture,
+        frames=original.frames if kept else 1,
+        out_format=out_format,
+        budget=output_budget(),
     )
     final = spec.for_output(out_format)
     key = cache.variant_key(

@@ -48,7 +48,7 @@ class ImageView(View):
         try:
             spec, signature = parse_query(request.META.get("QUERY_STRING", ""))
         except InvalidSpec as exc:
-            return error_response(exc.message, exc.code, 400, exc.param)
+            return error_response(exc.message, exc.code, exc.status, exc.param)
         problem = signing.signature_problem(original_id, spec, signature)
         if problem is not None:
             return error_response(problem[1], problem[0], 403, "sig")
@@ -56,7 +56,10 @@ class ImageView(View):
         if original is None:
             return error_response(f"No original has the id {original_id[:40]!r}.", "not_found", 404, "id")
         known_originals.remember(original)  # later hits of it can take the fast path
-        variant = variant_resolve(spec, original, accept=request.headers.get("Accept", ""))
+        try:
+            variant = variant_resolve(spec, original, accept=request.headers.get("Accept", ""))
+        except InvalidSpec as exc:  # over an output budget
+            return error_response(exc.message, exc.code, exc.status, exc.param)
         if not_modified(request.headers.get("If-None-Match", ""), variant.etag):
             VARIANT_REQUESTS.labels(tier="not-modified").inc()
             response: HttpResponseBase = HttpResponse(status=304)

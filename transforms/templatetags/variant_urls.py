@@ -11,7 +11,7 @@ from django.utils.safestring import SafeString
 
 from transforms import signing
 from transforms.links import variant_path
-from transforms.operations import plan_for, swaps_axes
+from transforms.operations import output_geometry
 from transforms.spec import PARAMETERS, VariantSpec, parse
 
 register = template.Library()
@@ -35,11 +35,7 @@ def variant_spec(params: Mapping[str, Any]) -> VariantSpec:
 
 def output_size(picture: Picture, spec: VariantSpec) -> tuple[int, int]:
     """The pixel size the variant will have, from the recorded size alone: no file is opened."""
-    plan = plan_for((picture.width, picture.height), 1, spec, alpha=True)
-    if plan.pad is not None:
-        return plan.pad
-    width, height = plan.resize or plan.source
-    return (height, width) if swaps_axes(plan.transform) else (width, height)
+    return output_geometry((picture.width, picture.height), spec)[0]
 
 
 def _scaled(spec: VariantSpec, factor: int) -> VariantSpec | None:
