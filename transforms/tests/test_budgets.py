@@ -1,6 +1,7 @@
 """Output budgets: a variant that would cost more than a render may is refused from recorded facts, never rendered."""
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -59,7 +60,7 @@ CASES = [
 class Uploaded(dict):
     """Each source uploaded on first use."""
 
-    def __init__(self, upload_original) -> None:
+    def __init__(self, upload_original: Callable[[bytes, str], dict]) -> None:
         super().__init__()
         self.upload_original = upload_original
 
