@@ -29,7 +29,7 @@ def animated_gif(size: tuple[int, int] = (1500, 200), frames: int = 60) -> bytes
     return buf.getvalue()
 
 
-SOURCES = {
+SOURCES: dict[str, Callable[[], bytes]] = {
     "tall strip": lambda: strip((1, 65000)),
     "wide strip": lambda: strip((8192, 1)),
     "animated gif": animated_gif,
