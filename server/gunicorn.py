@@ -11,6 +11,10 @@ timeout = 60
 graceful_timeout = 10
 accesslog = None  # the request log is Django's own JSON line (server/middleware.py), with timings
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# A worker is replaced after this many requests (plus up to a tenth more, so they do not all go at once):
+# whatever memory fragmentation a long-lived process gathers cannot grow without bound.
+max_requests = int(os.environ.get("MAX_REQUESTS", "5000"))
+max_requests_jitter = max_requests // 10
 
 
 def on_starting(server: Any) -> None:
@@ -26,3 +30,13 @@ def child_exit(server: Any, worker: Any) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker: Any) -> None:
+    """Start the worker's first render process now, so the first cache miss does not wait for its imports."""
+    from transforms.render_pool import render_pool
+
+    try:
+        render_pool.warm()
+    except Exception:  # a render process can still be started on demand
+        worker.log.exception("could not start a render process ahead of the first render")

@@ -18,6 +18,12 @@ RENDER_SECONDS = Histogram(
     ["stage", "format"],
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+RENDER_PEAK_BYTES = Histogram(
+    "darkroom_render_peak_bytes",
+    "Peak memory of a render (the render process's RSS over its idle size) by output format.",
+    ["format"],
+    buckets=tuple(mib * 2**20 for mib in (8, 16, 32, 64, 128, 192, 256, 384, 512)),
+)
 BYTES_SERVED = Counter("darkroom_bytes_served", "Body bytes of image responses.", ["kind"])
 UPLOADS = Counter("darkroom_uploads", "Accepted uploads by outcome.", ["outcome"])
 UPLOAD_REFUSALS = Counter("darkroom_upload_refusals", "Refused uploads by error code.", ["code"])

@@ -1,5 +1,6 @@
 """Darkroom's settings: the only module that reads the environment, and it fails loudly on bad values."""
 
+import re
 from pathlib import Path
 
 import environ
@@ -287,8 +288,16 @@ WIDTH_LADDER = _int_list("WIDTH_LADDER", [160, 320, 480, 640, 960, 1280, 1600, 1
 # Limits on rendering, so one request cannot take the machine.
 MAX_CONCURRENT_RENDERS = _positive_int("MAX_CONCURRENT_RENDERS", 2)  # per worker process
 RENDER_QUEUE_SECONDS = 10.0  # wait this long for a render slot, then 503 with Retry-After
+# Renders (cache misses, not hits) per client and window, as django-ratelimit spells rates: "120/m".
+RENDER_RATE = env.str("RENDER_RATE", default="120/m")
+if not re.fullmatch(r"[0-9]+/[0-9]*[smhd]", RENDER_RATE):
+    raise ImproperlyConfigured(f"RENDER_RATE must look like 120/m (renders per s, m, h, d or 10m), got {RENDER_RATE!r}")
+RATELIMIT_FAIL_OPEN = True  # the cache (Redis) down means no throttling, not refusing every render
 RENDER_TIME_BUDGET_SECONDS = float(_positive_int("RENDER_TIME_BUDGET_SECONDS", 20))
 MAX_VARIANTS_PER_ORIGINAL = _positive_int("MAX_VARIANTS_PER_ORIGINAL", 200)  # stored; LRU beyond it
+# Renders run in separate processes (transforms/render_pool.py), killed past the time budget or this RSS.
+RENDER_MEMORY_LIMIT = _positive_int("RENDER_MEMORY_LIMIT", 512 * 1024 * 1024)
+RENDER_PROCESS_MAX_RENDERS = _positive_int("RENDER_PROCESS_MAX_RENDERS", 500)  # then a fresh process
 
 # The variant cache (DESIGN.md section 6).
 REDIS_RETRY_SECONDS = 5.0  # after a Redis failure, serve without it this long before trying again

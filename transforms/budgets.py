@@ -22,15 +22,17 @@ class FormatLimits:
     max_frame_pixels: int
 
 
-# Peak memory of one render process (VmHWM over its idle size) encoding one still frame from a 24 MP JPEG,
-# measured on the development machine with Pillow 13: JPEG 167 MB and PNG 131 MB at 24 MP; WebP 240 MB at
-# 10.7 MP and 289 MB at 24 MP; AVIF 220 MB at 4.2 MP, 268 MB at 6 MP, 659 MB at 24 MP; GIF (median-cut
-# quantising) 202 MB at 2.7 MP, 452 MB at 10.7 MP. The frame budgets keep each under about 256 MB.
+# Peak memory of one render process (its VmHWM over its idle size), encoding from a 24 MP JPEG, measured on the
+# development machine with Pillow 13 (transforms/tests/test_render_memory.py checks these): JPEG 182-199 MB and
+# PNG 170 MB at 24 MP (full size); WebP 210 MB at 12 MP, 242 at 16 MP, 289 at 24 MP; AVIF 156-187 MB at 4.2 MP,
+# 659 at 24 MP; GIF (median-cut quantising) 149-187 MB at 3 MP, 452 at 10.7 MP. A resize holds the decoded
+# source, Pillow's one-pass intermediate and the result at once (24 MP to 16.7 MP JPEG: 242 MB). The frame
+# budgets keep each format under about 256 MB; RENDER_MEMORY_LIMIT kills whatever grows beyond them.
 # Sides: WebP's own limit is 16383; libjpeg's 65500; GIF stores 16 bits; AV1 allows 65536.
 FORMAT_LIMITS: dict[str, FormatLimits] = {
     "jpeg": FormatLimits(max_side=65_500, max_frame_pixels=25_000_000),
     "png": FormatLimits(max_side=2**31 - 1, max_frame_pixels=25_000_000),
-    "webp": FormatLimits(max_side=16_383, max_frame_pixels=16_000_000),
+    "webp": FormatLimits(max_side=16_383, max_frame_pixels=12_000_000),
     "avif": FormatLimits(max_side=65_536, max_frame_pixels=4_200_000),
     "gif": FormatLimits(max_side=65_535, max_frame_pixels=3_000_000),
 }

@@ -214,11 +214,21 @@ def lookup(*, original_id: str, key: str, out_format: str) -> tuple[bytes, Tier]
     return None
 
 
-def fetch_or_render(*, original_id: str, key: str, out_format: str, render: Callable[[], bytes]) -> tuple[bytes, Tier]:
-    """Redis, then disk, then one render for all concurrent requests of the key."""
+def fetch_or_render(
+    *,
+    original_id: str,
+    key: str,
+    out_format: str,
+    render: Callable[[], bytes],
+    admit: Callable[[], None] | None = None,
+) -> tuple[bytes, Tier]:
+    """Redis, then disk, then one render for all concurrent requests of the key; `admit` (which may raise)
+    is asked first when the variant is in no tier."""
     found = lookup(original_id=original_id, key=key, out_format=out_format)
     if found is not None:
         return found
+    if admit is not None:
+        admit()
     path = variant_path(original_id, key, out_format)
     with single_flight(key, path) as my_turn:
         data = disk_read(path)  # the request that held the lock may have written it meanwhile

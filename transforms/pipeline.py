@@ -57,6 +57,7 @@ class Rendered:
     height: int
     animation: str  # "none" | "kept" | "first-frame"
     timings: dict[str, float]  # seconds per stage: decode, transform, encode
+    peak_bytes: int | None = None  # set by the render process: its peak RSS during the render, over its idle size
 
 
 class Encoder:
@@ -201,9 +202,9 @@ def _decode(source: bytes, spec: VariantSpec, encoder: Encoder) -> tuple[Image.I
     return image, plan
 
 
-def _frames(image: Image.Image) -> Iterator[tuple[Image.Image, int]]:
+def _frames(image: Image.Image, max_frames: int) -> Iterator[tuple[Image.Image, int]]:
     """Each frame as Pillow composites it (disposal and blending applied), with its duration in ms."""
-    for index in range(min(getattr(image, "n_frames", 1), MAX_FRAMES)):
+    for index in range(min(getattr(image, "n_frames", 1), max_frames)):
         with _decoding():
             image.seek(index)
             frame = image.convert("RGBA")
@@ -217,10 +218,18 @@ def animation_for(source_format: str, frames: int, out_format: str) -> str:
     return "kept" if ENCODERS[out_format].animated else "first-frame"
 
 
-def render(source: bytes, spec: VariantSpec, out_format: str, *, deadline: float | None = None) -> Rendered:
+def render(
+    source: bytes,
+    spec: VariantSpec,
+    out_format: str,
+    *,
+    deadline: float | None = None,
+    max_frames: int = MAX_FRAMES,
+) -> Rendered:
     """Decode `source`, apply `spec` and encode as `out_format`; RenderError if it cannot be decoded.
 
     `deadline` (time.monotonic()) bounds the work: RenderTimeout is raised at the first check past it.
+    At most `max_frames` frames of an animation are kept.
     """
     encoder = ENCODERS[out_format]
     quality = spec.q if spec.q is not None else DEFAULT_QUALITY.get(out_format, 0)
@@ -232,10 +241,11 @@ def render(source: bytes, spec: VariantSpec, out_format: str, *, deadline: float
     animation = animation_for(image.format or "", getattr(image, "n_frames", 1), out_format)
     buf = io.BytesIO()
     if animation == "kept":
-        result, animation = _render_animation(image, plan, encoder, buf, quality, timings, deadline)
+        result, animation = _render_animation(image, plan, encoder, buf, quality, timings, deadline, max_frames)
     else:
         started = time.perf_counter()
         result = apply_all(image, plan)
+        del image  # the decoded source is not needed to encode: the peak is the larger of the two, not their sum
         timings["transform"] = time.perf_counter() - started
         _within(deadline)
         started = time.perf_counter()
@@ -252,11 +262,12 @@ def _render_animation(
     quality: int,
     timings: dict[str, float],
     deadline: float | None,
+    max_frames: int,
 ) -> tuple[Image.Image, str]:
     """Put every frame through the same plan and encode them as one animation."""
     loop = image.info.get("loop")
     frames, durations = [], []
-    frame_iter = _frames(image)
+    frame_iter = _frames(image, max_frames)
     while True:
         _within(deadline)
         started = time.perf_counter()

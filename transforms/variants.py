@@ -2,7 +2,7 @@
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -11,12 +11,13 @@ from django.conf import settings
 from originals import store
 from originals.inspection import EXTENSIONS
 from originals.models import Original
-from server.metrics import RENDER_SECONDS, VARIANT_REQUESTS
+from server.metrics import RENDER_PEAK_BYTES, RENDER_SECONDS, VARIANT_REQUESTS
 
 from . import cache
 from .budgets import OutputBudget, check_output, fits_format
 from .operations import output_geometry
-from .pipeline import PIPELINE_VERSION, Rendered, animation_for, render
+from .pipeline import PIPELINE_VERSION, Rendered, animation_for
+from .render_pool import PoolLimits, render_pool
 from .spec import VariantSpec, default_format, output_format
 
 
@@ -164,9 +165,19 @@ def render_slot() -> Iterator[None]:
         slots.release()
 
 
-def variant_fetch(variant: Variant) -> Fetched:
-    """Redis, disk, or one render; raises RenderError for an undecodable original (RenderTimeout past the
-    budget), Overloaded when no render slot frees up, OSError for a lost file."""
+def pool_limits() -> PoolLimits:
+    return PoolLimits(
+        memory_limit=settings.RENDER_MEMORY_LIMIT,
+        max_jobs=settings.RENDER_PROCESS_MAX_RENDERS,
+        max_growth=64 * 2**20,
+    )
+
+
+def variant_fetch(variant: Variant, *, admit: Callable[[], None] | None = None) -> Fetched:
+    """Redis, disk, or one render in a render process; raises RenderError for an undecodable original
+    (RenderTimeout past the budget, RenderOverMemory past the memory limit), RenderCrashed when the render
+    process died, Overloaded when no render slot frees up, OSError for a lost file. `admit` is asked (and
+    may raise) before a render, never for a hit."""
     rendered: list[Rendered] = []
 
     def render_now() -> bytes:
@@ -174,14 +185,23 @@ def variant_fetch(variant: Variant) -> Fetched:
             original = variant.original
             source = store.path_for(original.sha256, EXTENSIONS.get(original.format, "bin")).read_bytes()
             deadline = time.monotonic() + settings.RENDER_TIME_BUDGET_SECONDS
-            result = render(source, variant.spec, variant.out_format, deadline=deadline)
+            result = render_pool.render(
+                source,
+                variant.spec,
+                variant.out_format,
+                deadline=deadline,
+                max_frames=settings.MAX_FRAMES,
+                limits=pool_limits(),
+            )
         for stage, seconds in result.timings.items():
             RENDER_SECONDS.labels(stage=stage, format=variant.out_format).observe(seconds)
+        if result.peak_bytes is not None:
+            RENDER_PEAK_BYTES.labels(format=variant.out_format).observe(result.peak_bytes)
         rendered.append(result)
         return result.data
 
     data, tier = cache.fetch_or_render(
-        original_id=variant.original.id, key=variant.key, out_format=variant.out_format, render=render_now
+        original_id=variant.original.id, key=variant.key, out_format=variant.out_format, render=render_now, admit=admit
     )
     VARIANT_REQUESTS.labels(tier=tier).inc()
     return Fetched(data, tier, rendered[0] if rendered else None)

@@ -4,6 +4,7 @@ import logging
 import time
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.views import View
 
@@ -14,7 +15,9 @@ from server.metrics import BYTES_SERVED, VARIANT_REQUESTS
 from . import signing
 from .http import body_headers, caching_headers, not_modified, parse_query
 from .pipeline import RenderError, RenderTimeout
+from .render_pool import RenderCrashed, RenderOverMemory
 from .spec import InvalidSpec
+from .throttles import RendersThrottled, admit_render
 from .variants import Overloaded, Variant, known_originals, variant_fetch, variant_resolve
 
 logger = logging.getLogger(__name__)
@@ -65,18 +68,28 @@ class ImageView(View):
             response: HttpResponseBase = HttpResponse(status=304)
             _apply(response, caching_headers(variant))
             return response
-        return self._serve(variant, started)
+        return self._serve(request, variant, started)
 
-    def _serve(self, variant: Variant, started: float) -> HttpResponseBase:
+    def _serve(self, request: HttpRequest, variant: Variant, started: float) -> HttpResponseBase:
         original = variant.original
         try:
-            fetched = variant_fetch(variant)
+            fetched = variant_fetch(variant, admit=lambda: admit_render(request))
+        except RendersThrottled as exc:
+            message = f"Too many new variants from this client; try again in {exc.wait} seconds."
+            return error_response(message, "throttled", 429, retry_after=exc.wait)
         except FileNotFoundError:
             logger.error("original %s (sha256 %s) has no file in the store", original.id, original.sha256)
             return error_response("The original's file is missing from the store.", "original_missing", 404)
         except RenderTimeout:
             message = "The render ran past its time budget; try again later."
             return error_response(message, "render_timeout", 503, retry_after=5)
+        except RenderOverMemory:
+            limit = settings.RENDER_MEMORY_LIMIT // 2**20
+            message = f"The render needed more than the {limit} MiB a render may use; ask for a smaller variant."
+            return error_response(message, "render_too_large", 422)
+        except RenderCrashed:
+            logger.error("render of %s for %s failed in its process", variant.key, original.id)
+            return error_response("The render failed; try again later.", "render_failed", 503, retry_after=5)
         except Overloaded:
             return error_response("Every render slot is busy; try again shortly.", "overloaded", 503, retry_after=2)
         except RenderError as exc:

@@ -214,7 +214,7 @@ def test_worker_killed_mid_upload_and_mid_render(tmp_path: Path):
         stored = visible_files(originals_dir)
         assert [hashlib.sha256(p.read_bytes()).hexdigest() for p in stored] == [original["sha256"]]
 
-        path = f"/image/{original['id']}/?w=2800&fmt=avif"
+        path = f"/image/{original['id']}/?w=2400&fmt=avif"
         victim = threading.Thread(target=lambda: _ignore_errors(server, path))
         victim.start()
         time.sleep(0.4)  # inside the render (an AVIF of this size takes seconds)
@@ -224,9 +224,9 @@ def test_worker_killed_mid_upload_and_mid_render(tmp_path: Path):
         time.sleep(1.0)
         status, _, body, _ = timed_get(server, path)
         assert status == 200
-        assert Image.open(io.BytesIO(body)).size == (2800, 1867), "a complete variant, never a partial one"
+        assert Image.open(io.BytesIO(body)).size == (2400, 1600), "a complete variant, never a partial one"
         variants = visible_files(tmp_path / "data" / "variants")
-        assert all(Image.open(p).size == (2800, 1867) for p in variants)
+        assert all(Image.open(p).size == (2400, 1600) for p in variants)
     finally:
         server.stop()
 
@@ -259,5 +259,32 @@ def test_database_locked(tmp_path: Path):
 
         status, _, body = server.upload(jpeg((64, 48), seed=4))
         assert status == 201, body  # recovered by itself
+    finally:
+        server.stop()
+
+
+def children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def test_workers_are_recycled_and_their_render_processes_go_with_them(tmp_path: Path):
+    server = live.start(tmp_path / "data", workers=1, extra_env={"MAX_REQUESTS": "20"})
+    try:
+        (worker,) = worker_pids(server)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not children(worker):
+            time.sleep(0.1)
+        (render_process,) = children(worker)  # started at boot, ahead of the first render
+        for _ in range(30):
+            assert server.request("GET", "/healthz")[0] == 200
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and (
+            worker_pids(server) in ([], [worker]) or Path(f"/proc/{worker}").exists()
+        ):
+            time.sleep(0.1)
+        assert worker_pids(server) and worker not in worker_pids(server), "the worker was replaced"
+        while time.monotonic() < deadline and Path(f"/proc/{render_process}").exists():
+            time.sleep(0.1)
+        assert not Path(f"/proc/{render_process}").exists(), "its render process ended with it"
     finally:
         server.stop()

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from originals.models import Original
 from originals.selectors import original_list
 from transforms.pipeline import RenderError
+from transforms.render_pool import RenderCrashed
 from transforms.spec import InvalidSpec, VariantSpec, parse
 from transforms.variants import variant_fetch, variant_resolve
 
@@ -47,6 +48,6 @@ class Command(BaseCommand):
     def _warm(self, original: Original, spec: VariantSpec, accept: str) -> str:
         try:
             return variant_fetch(variant_resolve(spec, original, accept=accept)).tier
-        except (RenderError, OSError) as exc:
+        except (RenderError, RenderCrashed, OSError) as exc:
             self.stderr.write(f"{original.id}?{spec.canonical_query}: {exc}")
             return "failed"

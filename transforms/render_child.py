@@ -1,0 +1,120 @@
+"""A render process: reads render jobs on stdin and answers on stdout (`python -m transforms.render_child`).
+
+It knows nothing of Django, the database or the cache: a job is the original's bytes, a canonical variant
+query, an output format and a deadline; the answer is the encoded bytes and what the render cost (its
+peak RSS, reset before each job). The web worker that started it can kill it at any moment (past the
+deadline, over the memory limit) and lose nothing but this process.
+
+Frames, both ways: 4 bytes of big-endian length, a JSON header, then the header's `bytes` of payload.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import struct
+import sys
+import traceback
+from typing import IO, Any
+from urllib.parse import parse_qsl
+
+from PIL import Image
+
+from transforms.pipeline import RenderError, RenderTimeout, render
+from transforms.spec import parse
+
+_LENGTH = struct.Struct(">I")
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+# The parent validated the spec against its own limits; here the canonical query only has to parse back.
+_ANY_SIDE = 2**31 - 1
+
+
+def read_frame(stream: IO[bytes]) -> tuple[dict[str, Any], bytes] | None:
+    """One frame from `stream`, or None at end of stream."""
+    head = stream.read(_LENGTH.size)
+    if len(head) < _LENGTH.size:
+        return None
+    header = json.loads(stream.read(_LENGTH.unpack(head)[0]))
+    size = int(header.get("bytes", 0))
+    payload = stream.read(size) if size else b""
+    if len(payload) < size:
+        return None
+    return header, payload
+
+
+def encode_frame(header: dict[str, Any], payload: bytes = b"") -> bytes:
+    text = json.dumps({**header, "bytes": len(payload)}).encode()
+    return _LENGTH.pack(len(text)) + text + payload
+
+
+def rss_bytes(pid: int | str = "self") -> int:
+    """Resident set size of a process, from /proc (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _peak_rss() -> int:
+    with open("/proc/self/status") as status:
+        match = re.search(r"VmHWM:\s+(\d+) kB", status.read())
+    return int(match.group(1)) * 1024 if match else 0
+
+
+def _reset_peak() -> None:
+    """Start this job's high-water mark from the current RSS (Linux: clear_refs 5)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+    except OSError:
+        pass  # the peak then covers the process's life, which only overstates a job's cost
+
+
+def run_job(header: dict[str, Any], source: bytes) -> tuple[dict[str, Any], bytes]:
+    """Render one job; every failure is an answer, never an exception."""
+    try:
+        spec = parse(parse_qsl(header["query"], keep_blank_values=True), max_side=_ANY_SIDE)
+        result = render(source, spec, header["format"], deadline=header["deadline"], max_frames=header["max_frames"])
+    except RenderTimeout as exc:
+        return {"error": "timeout", "message": str(exc)}, b""
+    except RenderError as exc:
+        return {"error": "decode", "message": str(exc)}, b""
+    except MemoryError:
+        return {"error": "memory", "message": "the render ran out of memory"}, b""
+    except Exception as exc:  # noqa: BLE001 - a bug: reported to the parent, which logs it, and this process lives on
+        traceback.print_exc(file=sys.stderr)
+        return {"error": "internal", "message": f"{type(exc).__name__}: {exc}"}, b""
+    answer = {
+        "content_type": result.content_type,
+        "format": result.format,
+        "width": result.width,
+        "height": result.height,
+        "animation": result.animation,
+        "timings": result.timings,
+    }
+    return answer, result.data
+
+
+def main() -> None:
+    requests = os.fdopen(os.dup(0), "rb")
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # a stray print (ours or a library's) goes to stderr, never into the answers
+    Image.init()  # every plugin loaded before the first job, so the idle size below is the real one
+    answers.write(encode_frame({"ready": True, "rss": rss_bytes()}))
+    answers.flush()
+    while (job := read_frame(requests)) is not None:
+        _reset_peak()
+        answer, data = run_job(*job)
+        del job
+        answer.update(peak_rss=_peak_rss(), rss=rss_bytes())
+        try:
+            answers.write(encode_frame(answer, data))
+            answers.flush()
+        except BrokenPipeError:
+            return  # the web worker is gone
+
+
+if __name__ == "__main__":
+    main()

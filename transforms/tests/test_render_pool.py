@@ -1,0 +1,114 @@
+"""Render processes: a render that runs past its deadline or its memory limit is really stopped, and replaced."""
+
+import io
+import os
+import signal
+import threading
+import time
+
+import pytest
+from PIL import Image
+
+from transforms.pipeline import RenderError, RenderTimeout, render
+from transforms.render_child import rss_bytes
+from transforms.render_pool import PoolLimits, RenderCrashed, RenderOverMemory, RenderPool
+from transforms.spec import VariantSpec
+
+from . import images
+
+LIMITS = PoolLimits(memory_limit=512 * 2**20, max_jobs=500, max_growth=64 * 2**20)
+
+
+def noise(size: tuple[int, int]) -> Image.Image:
+    """Incompressible pixels: encoders cannot take shortcuts through them."""
+    return Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3))
+
+
+@pytest.fixture
+def pool():
+    pool = RenderPool()
+    yield pool
+    pool.close()
+
+
+def later(seconds: float) -> float:
+    return time.monotonic() + seconds
+
+
+def test_the_answer_is_the_in_process_render(pool):
+    source = images.encode(images.photo((640, 480)), "JPEG")
+    spec = VariantSpec(w=300, rotate=90, fmt="webp", q=70)
+    rendered = pool.render(source, spec, "webp", deadline=later(20), max_frames=200, limits=LIMITS)
+    expected = render(source, spec, "webp")
+    assert rendered.data == expected.data
+    assert (rendered.width, rendered.height, rendered.content_type) == (300, 400, "image/webp")
+    assert rendered.peak_bytes is not None and 0 < rendered.peak_bytes < 64 * 2**20
+
+
+def test_processes_are_reused(pool):
+    source = images.encode(images.photo((64, 48)), "PNG")
+    for width in (10, 20, 30):
+        pool.render(source, VariantSpec(w=width), "png", deadline=later(20), max_frames=200, limits=LIMITS)
+    assert len(pool.pids()) == 1
+
+
+def test_a_render_past_its_deadline_is_killed_inside_the_encoder(pool):
+    """AVIF of 3 MP of noise is one encoder call of several seconds: no check between stages can stop it."""
+    source = images.encode(noise((2048, 1536)), "PNG")
+    pool.warm()
+    (pid,) = pool.pids()
+    started = time.monotonic()
+    with pytest.raises(RenderTimeout):
+        pool.render(source, VariantSpec(), "avif", deadline=later(0.5), max_frames=200, limits=LIMITS)
+    assert time.monotonic() - started < 1.0, "stopped at the deadline, not when the encoder finished"
+    assert not os.path.exists(f"/proc/{pid}") or rss_bytes(pid) == 0, "the render process is gone"
+    small = images.encode(images.photo((64, 48)), "PNG")
+    assert pool.render(small, VariantSpec(w=10), "png", deadline=later(20), max_frames=200, limits=LIMITS).width == 10
+
+
+def test_a_render_past_its_memory_limit_is_killed(pool):
+    source = images.encode(noise((3000, 2000)), "PNG")  # decodes to 18 MB, then AVIF needs far more
+    pool.warm()
+    limits = PoolLimits(memory_limit=rss_bytes(pool.pids()[0]) + 40 * 2**20, max_jobs=500, max_growth=64 * 2**20)
+    with pytest.raises(RenderOverMemory):
+        pool.render(source, VariantSpec(), "avif", deadline=later(60), max_frames=200, limits=limits)
+    assert pool.pids() == [], "the killed process is not reused"
+
+
+def test_a_render_process_that_dies_is_replaced(pool):
+    source = images.encode(noise((2048, 1536)), "PNG")
+    pool.warm()
+    (pid,) = pool.pids()
+    threading.Timer(0.3, os.kill, (pid, signal.SIGKILL)).start()
+    with pytest.raises(RenderCrashed):
+        pool.render(source, VariantSpec(), "avif", deadline=later(20), max_frames=200, limits=LIMITS)
+    small = images.encode(images.photo((64, 48)), "PNG")
+    assert pool.render(small, VariantSpec(w=12), "png", deadline=later(20), max_frames=200, limits=LIMITS).width == 12
+    assert pool.pids() and pool.pids()[0] != pid
+
+
+def test_undecodable_bytes_are_a_render_error_and_the_process_lives_on(pool):
+    with pytest.raises(RenderError, match=r"cannot decode|cannot identify"):
+        pool.render(
+            b"\x89PNG\r\n\x1a\n" + b"\0" * 64, VariantSpec(), "png", deadline=later(20), max_frames=200, limits=LIMITS
+        )
+    assert len(pool.pids()) == 1
+
+
+def test_a_process_is_retired_after_max_jobs(pool):
+    source = images.encode(images.photo((64, 48)), "PNG")
+    limits = PoolLimits(memory_limit=512 * 2**20, max_jobs=2, max_growth=64 * 2**20)
+    pool.render(source, VariantSpec(w=10), "png", deadline=later(20), max_frames=200, limits=limits)
+    (first,) = pool.pids()
+    pool.render(source, VariantSpec(w=11), "png", deadline=later(20), max_frames=200, limits=limits)
+    assert pool.pids() == []
+    pool.render(source, VariantSpec(w=12), "png", deadline=later(20), max_frames=200, limits=limits)
+    assert pool.pids() and pool.pids()[0] != first
+
+
+def test_max_frames_reaches_the_render(pool):
+    frames = [Image.new("RGB", (8, 8), (index * 40, 0, 0)) for index in range(5)]
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=40)
+    rendered = pool.render(buf.getvalue(), VariantSpec(), "gif", deadline=later(20), max_frames=3, limits=LIMITS)
+    assert getattr(Image.open(io.BytesIO(rendered.data)), "n_frames", 1) == 3
