@@ -1,8 +1,10 @@
 """The REST API for originals: upload, list, show, delete, and download the untouched bytes."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 import django_filters
+from django import forms
 from django.conf import settings
 from django.db.models import QuerySet
 from django.http import FileResponse
@@ -77,13 +79,29 @@ class OriginalInput(serializers.Serializer):
     file = serializers.FileField(allow_empty_file=True, use_url=False, help_text="The image, as multipart/form-data.")
 
 
+class UtcDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 date and time that exists in UTC too: 0001-01-01T00:00+01:00 does not, and the database
+    would fail on it instead of refusing it."""
+
+    def to_python(self, value: Any) -> datetime | None:
+        moment = super().to_python(value)
+        try:
+            return moment.astimezone(UTC) if moment is not None else None
+        except OverflowError as exc:
+            raise forms.ValidationError("must fall between the years 1 and 9999 in UTC.") from exc
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
+
+
 class OriginalFilter(django_filters.FilterSet):
     format = django_filters.ChoiceFilter(
         choices=[(f, f) for f in ACCEPTED_FORMATS], help_text="Pillow's format name, e.g. JPEG, PNG, WEBP."
     )
     owner = django_filters.CharFilter(field_name="owner__username", help_text="The uploader's username.")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="lt")
+    created_after = UtcDateTimeFilter(field_name="created", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created", lookup_expr="lt")
 
     class Meta:
         model = Original
