@@ -1,14 +1,16 @@
 """The REST API for originals: upload, list, show, delete, and download the untouched bytes."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 import django_filters
+from django import forms
 from django.conf import settings
 from django.db.models import QuerySet
 from django.http import FileResponse
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import generics, permissions, serializers, status
+from rest_framework import exceptions, generics, permissions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -19,7 +21,7 @@ from rest_framework.views import APIView
 from server.metrics import UPLOAD_REFUSALS, UPLOADS
 from transforms.links import EXAMPLE_VARIANTS, variant_path
 
-from . import selectors, services
+from . import selectors, services, visibility
 from .errors import DarkroomError
 from .inspection import ACCEPTED_FORMATS
 from .models import Original
@@ -27,7 +29,9 @@ from .models import Original
 
 class OriginalOutput(serializers.ModelSerializer):
     url = serializers.SerializerMethodField(help_text="The variant base URL: add ?w=…&fmt=… to it.")
-    original_url = serializers.SerializerMethodField(help_text="The untouched uploaded bytes.")
+    original_url = serializers.SerializerMethodField(
+        help_text="The untouched uploaded bytes, EXIF and all; null when you may not download them (README, Security)."
+    )
     owner = serializers.SerializerMethodField()
     variants = serializers.SerializerMethodField(help_text="Example variant URLs, ready for <img> and srcset.")
 
@@ -61,7 +65,10 @@ class OriginalOutput(serializers.ModelSerializer):
     def get_variants(self, obj: Original) -> dict[str, str]:
         return {name: self._absolute(variant_path(obj.id, spec)) for name, spec in EXAMPLE_VARIANTS.items()}
 
-    def get_original_url(self, obj: Original) -> str:
+    def get_original_url(self, obj: Original) -> str | None:
+        request = self.context.get("request")
+        if request is not None and not visibility.may_download(request.user, obj):
+            return None
         return self._absolute(reverse("original-file", args=[obj.id]))
 
     def get_owner(self, obj: Original) -> str | None:
@@ -72,13 +79,29 @@ class OriginalInput(serializers.Serializer):
     file = serializers.FileField(allow_empty_file=True, use_url=False, help_text="The image, as multipart/form-data.")
 
 
+class UtcDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 date and time that exists in UTC too: 0001-01-01T00:00+01:00 does not, and the database
+    would fail on it instead of refusing it."""
+
+    def to_python(self, value: Any) -> datetime | None:
+        moment = super().to_python(value)
+        try:
+            return moment.astimezone(UTC) if moment is not None else None
+        except OverflowError as exc:
+            raise forms.ValidationError("must fall between the years 1 and 9999 in UTC.") from exc
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
+
+
 class OriginalFilter(django_filters.FilterSet):
     format = django_filters.ChoiceFilter(
         choices=[(f, f) for f in ACCEPTED_FORMATS], help_text="Pillow's format name, e.g. JPEG, PNG, WEBP."
     )
     owner = django_filters.CharFilter(field_name="owner__username", help_text="The uploader's username.")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="lt")
+    created_after = UtcDateTimeFilter(field_name="created", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created", lookup_expr="lt")
 
     class Meta:
         model = Original
@@ -120,8 +143,7 @@ class IsOwnerOrStaff(permissions.BasePermission):
     def has_object_permission(self, request: Request, view: Any, obj: Original) -> bool:
         if request.method in permissions.SAFE_METHODS:
             return True
-        user = request.user
-        return bool(user and user.is_authenticated and (user.is_staff or obj.owner_id == user.pk))
+        return visibility.is_owner_or_staff(request.user, obj)
 
 
 class AnonUploadThrottle(AnonRateThrottle):
@@ -144,6 +166,23 @@ class UserUploadThrottle(UserRateThrottle):
         return super().get_cache_key(request, view)
 
 
+def original_or_404(original_id: str, request: Request) -> Original:
+    """The original, if this request's user may see it; else the 404 of an unknown id, which confirms nothing."""
+    original = selectors.original_get(original_id, viewer=request.user)
+    if original is None:
+        raise DarkroomError(f"No original has the id {original_id!r}.", code="not_found", param="id", status=404)
+    return original
+
+
+def check_may_download(request: Request, original: Original) -> None:
+    if visibility.may_download(request.user, original):
+        return
+    why = "The untouched file keeps its EXIF, GPS included, so only its uploader and staff may download it"
+    if not request.user.is_authenticated:
+        raise exceptions.NotAuthenticated(f"{why}: log in as one of them, or use a variant (url), which has none.")
+    raise exceptions.PermissionDenied(f"{why}; use a variant (url), which carries no metadata.")
+
+
 class OriginalListCreateApi(generics.ListAPIView):
     """GET: originals, newest first, filterable. POST: upload one image (multipart field `file`)."""
 
@@ -154,7 +193,10 @@ class OriginalListCreateApi(generics.ListAPIView):
     parser_classes = [MultiPartParser, FormParser]
 
     def get_queryset(self) -> QuerySet[Original]:
-        return selectors.original_list()
+        return selectors.original_list(viewer=self.request.user)
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return visibility.mark_personal(super().get(request, *args, **kwargs))
 
     def get_throttles(self) -> list[BaseThrottle]:
         return [AnonUploadThrottle(), UserUploadThrottle()] if self.request.method == "POST" else []
@@ -196,13 +238,12 @@ class OriginalDetailApi(generics.RetrieveDestroyAPIView):
     lookup_url_kwarg = "original_id"
 
     def get_object(self) -> Original:
-        original = selectors.original_get(self.kwargs["original_id"])
-        if original is None:
-            raise DarkroomError(
-                f"No original has the id {self.kwargs['original_id']!r}.", code="not_found", param="id", status=404
-            )
+        original = original_or_404(self.kwargs["original_id"], self.request)
         self.check_object_permissions(self.request, original)
         return original
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return visibility.mark_personal(super().get(request, *args, **kwargs))
 
     def perform_destroy(self, instance: Original) -> None:
         services.original_delete(original=instance)
@@ -215,15 +256,17 @@ class OriginalFileApi(APIView):
 
     @extend_schema(responses={(200, "application/octet-stream"): inline_serializer("Binary", {})})
     def get(self, request: Request, original_id: str) -> FileResponse:
-        original = selectors.original_get(original_id)
-        if original is None:
-            raise DarkroomError(f"No original has the id {original_id!r}.", code="not_found", param="id", status=404)
+        original = original_or_404(original_id, request)
+        check_may_download(request, original)
         path = services.original_path(original)
         if not path.is_file():
             raise DarkroomError("The original's file is missing from the store.", code="file_missing", status=404)
         response = FileResponse(path.open("rb"), content_type=original.mime_type)
         response["Content-Disposition"] = f'inline; filename="{original.id}.{path.suffix.lstrip(".")}"'
         response["ETag"] = f'"{original.sha256}"'
-        response["Cache-Control"] = "public, max-age=31536000, immutable"
+        if visibility.files_are_public():
+            response["Cache-Control"] = "public, max-age=31536000, immutable"
+        else:  # only its owner and staff get it: no shared cache may hand it to anyone else
+            response["Cache-Control"] = "private, no-cache"
         response["Content-Security-Policy"] = "default-src 'none'; sandbox"
         return response

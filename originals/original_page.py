@@ -11,6 +11,7 @@ from transforms.spec import OUTPUT_FORMATS, InvalidSpec, VariantSpec, parse
 from .errors import DarkroomError
 from .models import Original
 from .pages import PageView, decimal_size, original_or_404
+from .visibility import is_owner_or_staff, may_download
 
 BUILDER_FIELDS = ("w", "h", "fit", "rotate", "flip", "fmt", "q")
 BUILDER_DEFAULTS = {"w": "640"}
@@ -33,8 +34,7 @@ def _builder_spec(values: dict[str, str]) -> VariantSpec:
 
 def may_sign(request: HttpRequest, original: Original) -> bool:
     """Signed links to any variant only for who may delete the original: a signer open to all would undo signing."""
-    user = request.user
-    return bool(user.is_authenticated and (user.is_staff or original.owner_id == user.pk))
+    return is_owner_or_staff(request.user, original)
 
 
 def builder_link(request: HttpRequest, original: Original, spec: VariantSpec) -> str:
@@ -69,11 +69,12 @@ class OriginalPage(PageView):
     """`/originals/<id>/`: an original's facts and a URL builder with a live preview (a GET form without JS)."""
 
     def get(self, request: HttpRequest, original_id: str) -> HttpResponse:
-        original = original_or_404(original_id)
+        original = original_or_404(request, original_id)
         values = _builder_values(request, BUILDER_DEFAULTS)
         preview, problem = _builder_preview(request, original, values)
         context = {
             "original": original,
+            "may_download": may_download(request.user, original),
             "size": decimal_size(original.bytes),
             "exact_bytes": f"{original.bytes:,}",
             "values": values,
@@ -90,7 +91,7 @@ class VariantLink(PageView):
     """`/originals/<id>/url/?w=…`: the builder's canonical variant URL as JSON, or the refusal's JSON."""
 
     def get(self, request: HttpRequest, original_id: str) -> JsonResponse:
-        original = original_or_404(original_id)
+        original = original_or_404(request, original_id)
         try:
             spec = _builder_spec(_builder_values(request))
         except InvalidSpec as exc:

@@ -18,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from server.metrics import UPLOAD_REFUSALS, UPLOADS
 
-from . import selectors, services
+from . import selectors, services, visibility
 from .api import AnonUploadThrottle, OriginalOutput, UserUploadThrottle
 from .errors import DarkroomError, error_response
 from .inspection import ACCEPTED_FORMATS, accepted_extensions, accepted_mime_types
@@ -61,7 +61,8 @@ def refusal(exc: DarkroomError) -> JsonResponse:
 
 
 class PageView(View):
-    """An HTML view: a strict Content-Security-Policy on every answer, refusals in the house's JSON shape."""
+    """An HTML view: a strict Content-Security-Policy on every answer, refusals in the house's JSON shape, and
+    no shared caching (what a page shows depends on who asks: the gallery, signed links)."""
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         try:
@@ -69,6 +70,8 @@ class PageView(View):
         except DarkroomError as exc:
             response = refusal(exc)
         response["Content-Security-Policy"] = PAGE_CSP
+        if "Cache-Control" not in response:
+            visibility.mark_personal(response)
         return response
 
     def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -84,9 +87,9 @@ def _page_number(request: HttpRequest) -> int:
     return int(raw)
 
 
-def _gallery_page(number: int) -> Page:
+def _gallery_page(request: HttpRequest, number: int) -> Page:
     try:
-        return Paginator(selectors.original_list(), PAGE_SIZE).page(number)
+        return Paginator(selectors.original_list(viewer=request.user), PAGE_SIZE).page(number)
     except EmptyPage as exc:
         raise DarkroomError(f"There is no page {number}.", code="not_found", param="page", status=404) from exc
 
@@ -102,7 +105,8 @@ def _gallery_context(page: Page) -> dict[str, Any]:
 
 def _home(request: HttpRequest, page_number: int = 1, upload_error: str = "", status: int = 200) -> HttpResponse:
     context = {
-        **_gallery_context(_gallery_page(page_number)),
+        **_gallery_context(_gallery_page(request, page_number)),
+        "private_gallery": not settings.PUBLIC_GALLERY,
         "limits": upload_limits(),
         "can_upload": settings.ANONYMOUS_UPLOADS or request.user.is_authenticated,
         "upload_error": upload_error,
@@ -122,12 +126,13 @@ class GalleryFragment(PageView):
     """`/gallery/?page=N`: one page of gallery items, for the page's "Load more"."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        page = _gallery_page(_page_number(request))
+        page = _gallery_page(request, _page_number(request))
         return render(request, "originals/_gallery_page.html", _gallery_context(page))
 
 
-def original_or_404(original_id: str) -> Original:
-    original = selectors.original_get(original_id)
+def original_or_404(request: HttpRequest, original_id: str) -> Original:
+    """The original, if the visitor may see it; else the 404 of an unknown id, which confirms nothing."""
+    original = selectors.original_get(original_id, viewer=request.user)
     if original is None:
         raise DarkroomError(f"No original has the id {original_id[:40]!r}.", code="not_found", param="id", status=404)
     return original
@@ -137,7 +142,7 @@ class GalleryItemFragment(PageView):
     """`/gallery/<id>/`: one gallery item, so a new upload appears without a reload."""
 
     def get(self, request: HttpRequest, original_id: str) -> HttpResponse:
-        return render(request, "originals/_gallery_item.html", {"original": original_or_404(original_id)})
+        return render(request, "originals/_gallery_item.html", {"original": original_or_404(request, original_id)})
 
 
 class _CsrfCheck(CsrfViewMiddleware):

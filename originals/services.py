@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
-from . import store
+from . import store, visibility
 from .errors import DarkroomError, UploadTooLarge
 from .filenames import display_filename
 from .inspection import EXTENSIONS, ImageFacts, Limits, inspect_image
@@ -39,17 +39,24 @@ def _facts_and_hash(upload: UploadedFile) -> tuple[ImageFacts, str]:
     return facts, sha256
 
 
-def _owned_by(owner: User | None) -> dict[str, object]:
-    return {"owner": owner} if owner is not None else {"owner__isnull": True}
+def _earlier_upload(sha256: str, owner: User | None) -> Original | None:
+    """The owner's record of these bytes. Anonymous uploads are nobody's: where the gallery is private, one
+    anonymous uploader must not learn another's filename and time by sending the same bytes."""
+    if owner is not None:
+        return Original.objects.filter(sha256=sha256, owner=owner).first()
+    if visibility.anonymous_uploads_are_shared():
+        return Original.objects.filter(sha256=sha256, owner__isnull=True).first()
+    return None
 
 
 def original_create(*, upload: UploadedFile, owner: User | None) -> tuple[Original, bool]:
-    """Store an upload once under its hash; the same bytes from the same owner return the existing original."""
+    """Store an upload once under its hash; the same bytes from the same owner return the existing original
+    (anonymous uploads only in a public gallery: see _earlier_upload)."""
     facts, sha256 = _facts_and_hash(upload)
     with store.locked(sha256):
         upload.seek(0)
         store.put(upload.chunks(), sha256, facts.extension)
-        existing = Original.objects.filter(sha256=sha256, **_owned_by(owner)).first()
+        existing = _earlier_upload(sha256, owner)
         if existing is not None:
             return existing, False
         original = Original.objects.create(

@@ -76,6 +76,15 @@ MAX_PAD_RATIO = _positive_int("MAX_PAD_RATIO", 16)  # a fit=pad canvas over 1 MP
 ANONYMOUS_UPLOADS = _bool("ANONYMOUS_UPLOADS", default=LOCAL)
 ANON_UPLOAD_RATE = env.str("ANON_UPLOAD_RATE", default="120/hour")
 USER_UPLOAD_RATE = env.str("USER_UPLOAD_RATE", default="1200/hour")
+# Who sees originals (originals/visibility.py; README, Security). A public gallery shows everyone's originals to
+# everyone; the untouched files keep their EXIF, GPS included, so they stay the owner's and staff's unless
+# PUBLIC_ORIGINALS opens them too. Variants are public by id in every mode and carry no metadata.
+PUBLIC_GALLERY = _bool("PUBLIC_GALLERY", default=LOCAL)
+PUBLIC_ORIGINALS = _bool("PUBLIC_ORIGINALS", default=LOCAL and PUBLIC_GALLERY)
+if PUBLIC_ORIGINALS and not PUBLIC_GALLERY:
+    raise ImproperlyConfigured(
+        "PUBLIC_ORIGINALS=true needs PUBLIC_GALLERY=true: in a private gallery the untouched files are private too"
+    )
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -80,6 +80,8 @@ def test_list_is_newest_first_paginated_and_filtered(client):
     [
         ("format=TGA", "format"),
         ("created_after=yesterday", "created_after"),
+        ("created_before=0001-01-01T00:00:06%2B01:00", "created_before"),  # before year 1 in UTC
+        ("created_after=9999-12-31T23:59:00-01:00", "created_after"),  # after year 9999 in UTC
         ("page=abc", "page"),
         ("page=0", "page"),
         ("page_size=-1", "page_size"),
