@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt",
+    "axes",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -101,6 +102,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as axes asks: turns a locked-out login form into a 429
 ]
 
 ROOT_URLCONF = "server.urls"
@@ -162,6 +164,23 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Login throttles (originals/logins.py, with django-axes): after LOGIN_FAILURE_LIMIT failed logins by one client (IP)
+# or on one username, every login attempt of that client or on that username is a 429 with Retry-After until
+# LOGIN_LOCKOUT_SECONDS pass without one. Counts live in the default cache, shared by all workers. Bad refresh
+# tokens are counted per client with the same limits.
+LOGIN_FAILURE_LIMIT = _positive_int("LOGIN_FAILURE_LIMIT", 10)
+LOGIN_LOCKOUT_SECONDS = _positive_int("LOGIN_LOCKOUT_SECONDS", 900)
+AUTHENTICATION_BACKENDS = ["originals.logins.LoginThrottleBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "originals.logins.LoginAttempts"
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # either one: a client rotating names, or a name from many
+AXES_FAILURE_LIMIT = "originals.logins.failure_limit"
+AXES_COOLOFF_TIME = "originals.logins.lockout_time"
+AXES_CLIENT_IP_CALLABLE = "originals.logins.client_ip"
+AXES_USERNAME_CALLABLE = "originals.logins.username_key"
+AXES_LOCKOUT_CALLABLE = "originals.logins.lockout_response"
+AXES_ENABLE_ADMIN = False  # the cache handler keeps no rows for the admin to show
+AXES_VERBOSE = False  # no banner at every start; failures and lockouts are still logged (as WARNING)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
