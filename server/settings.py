@@ -1,5 +1,6 @@
 """Darkroom's settings: the only module that reads the environment, and it fails loudly on bad values."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -83,6 +84,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt",
+    "rest_framework_simplejwt.token_blacklist",
     "axes",
     "django_filters",
     "drf_spectacular",
@@ -181,6 +183,19 @@ AXES_USERNAME_CALLABLE = "originals.logins.username_key"
 AXES_LOCKOUT_CALLABLE = "originals.logins.lockout_response"
 AXES_ENABLE_ADMIN = False  # the cache handler keeps no rows for the admin to show
 AXES_VERBOSE = False  # no banner at every start; failures and lockouts are still logged (as WARNING)
+
+# JWT (simplejwt): refresh tokens rotate, and a spent or revoked one is blacklisted (token_blacklist app); a
+# password change revokes them all (originals/models.py). The signing key can differ from SECRET_KEY.
+JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY
+if "JWT_SIGNING_KEY" in env and len(JWT_SIGNING_KEY.encode()) < 32:  # RFC 7518 3.2: HS256 keys of 256 bits or more
+    raise ImproperlyConfigured("JWT_SIGNING_KEY must be at least 32 bytes long (HS256), or unset to use SECRET_KEY")
+SIMPLE_JWT = {
+    "SIGNING_KEY": JWT_SIGNING_KEY,
+    "ACCESS_TOKEN_LIFETIME": timedelta(seconds=_positive_int("JWT_ACCESS_TOKEN_SECONDS", 300)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(seconds=_positive_int("JWT_REFRESH_TOKEN_SECONDS", 86_400)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
