@@ -108,7 +108,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         response.data = error_payload(message, code, param)
     elif isinstance(exc, exceptions.APIException):
         code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), exc.default_code)
-        message = str(exc.detail)
+        detail: Any = exc.detail
+        if isinstance(detail, dict) and "detail" in detail:  # simplejwt's token errors nest their sentence and code
+            code, detail = str(detail.get("code", code)), detail["detail"]
+        message = str(detail)
         wait = getattr(exc, "wait", None)
         if isinstance(exc, exceptions.Throttled) and wait is not None:
             message = f"Too many requests; try again in {int(wait) + 1} seconds."

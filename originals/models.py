@@ -2,6 +2,7 @@
 
 import re
 import secrets
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
@@ -10,6 +11,25 @@ from django.db import models
 
 class User(AbstractUser):
     """Django's user, swappable from the first migration as Django advises for new projects."""
+
+    _password_withdrawn = False
+
+    def set_unusable_password(self) -> None:
+        super().set_unusable_password()
+        self._password_withdrawn = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """A new or withdrawn password (set_password() then save(): the admin, changepassword, the API) revokes
+        every refresh token of the user. Django keeps the raw password in _password until save() for the same test
+        before password_changed(), and leaves it unset when it merely upgrades the stored hash."""
+        password_changed = getattr(self, "_password", None) is not None or self._password_withdrawn
+        is_new = self._state.adding  # a new user has no tokens to revoke
+        super().save(*args, **kwargs)
+        if password_changed and not is_new:
+            from .tokens import refresh_tokens_revoke
+
+            refresh_tokens_revoke(self)
+            self._password_withdrawn = False
 
 
 ORIGINAL_ID = re.compile(r"[A-Za-z0-9_-]{1,16}")

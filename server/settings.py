@@ -1,6 +1,7 @@
 """Darkroom's settings: the only module that reads the environment, and it fails loudly on bad values."""
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -96,6 +97,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt",
+    "rest_framework_simplejwt.token_blacklist",
+    "axes",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -114,6 +117,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as axes asks: turns a locked-out login form into a 429
 ]
 
 ROOT_URLCONF = "server.urls"
@@ -175,6 +179,36 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Login throttles (originals/logins.py, with django-axes): after LOGIN_FAILURE_LIMIT failed logins by one client (IP)
+# or on one username, every login attempt of that client or on that username is a 429 with Retry-After until
+# LOGIN_LOCKOUT_SECONDS pass without one. Counts live in the default cache, shared by all workers. Bad refresh
+# tokens are counted per client with the same limits.
+LOGIN_FAILURE_LIMIT = _positive_int("LOGIN_FAILURE_LIMIT", 10)
+LOGIN_LOCKOUT_SECONDS = _positive_int("LOGIN_LOCKOUT_SECONDS", 900)
+AUTHENTICATION_BACKENDS = ["originals.logins.LoginThrottleBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "originals.logins.LoginAttempts"
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # either one: a client rotating names, or a name from many
+AXES_FAILURE_LIMIT = "originals.logins.failure_limit"
+AXES_COOLOFF_TIME = "originals.logins.lockout_time"
+AXES_CLIENT_IP_CALLABLE = "originals.logins.client_ip"
+AXES_USERNAME_CALLABLE = "originals.logins.username_key"
+AXES_LOCKOUT_CALLABLE = "originals.logins.lockout_response"
+AXES_ENABLE_ADMIN = False  # the cache handler keeps no rows for the admin to show
+AXES_VERBOSE = False  # no banner at every start; failures and lockouts are still logged (as WARNING)
+
+# JWT (simplejwt): refresh tokens rotate, and a spent or revoked one is blacklisted (token_blacklist app); a
+# password change revokes them all (originals/models.py). The signing key can differ from SECRET_KEY.
+JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY
+if "JWT_SIGNING_KEY" in env and len(JWT_SIGNING_KEY.encode()) < 32:  # RFC 7518 3.2: HS256 keys of 256 bits or more
+    raise ImproperlyConfigured("JWT_SIGNING_KEY must be at least 32 bytes long (HS256), or unset to use SECRET_KEY")
+SIMPLE_JWT = {
+    "SIGNING_KEY": JWT_SIGNING_KEY,
+    "ACCESS_TOKEN_LIFETIME": timedelta(seconds=_positive_int("JWT_ACCESS_TOKEN_SECONDS", 300)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(seconds=_positive_int("JWT_REFRESH_TOKEN_SECONDS", 86_400)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
