@@ -46,6 +46,11 @@ def _bool(name: str, default: bool) -> bool:
 
 
 DEBUG = _bool("DEBUG", default=False)
+if DEBUG and not LOCAL:
+    raise ImproperlyConfigured(
+        "DEBUG must not be true in production (DARKROOM_ENV=production): its error pages show settings and code "
+        "to anyone; unset DEBUG, or debug with DARKROOM_ENV=local"
+    )
 
 _dev_secret = "darkroom-local-quick-start-not-secret"
 SECRET_KEY = env.str("SECRET_KEY", default=_dev_secret if LOCAL else "")
@@ -247,7 +252,10 @@ if LOG_FORMAT not in ("json", "text"):
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "server.logs.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "server.logs.RequestIdFilter"},
+        "downgrade_to_warning": {"()": "server.logs.DowngradeToWarning"},
+    },
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
@@ -260,13 +268,18 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},  # refusals are logged once, by darkroom.request
+    "loggers": {
+        "django.request": {"level": "ERROR"},  # refusals are logged once, by darkroom.request
+        # A Host outside ALLOWED_HOSTS is the client's mistake (a 400): one WARNING line, no traceback.
+        "django.security.DisallowedHost": {"filters": ["downgrade_to_warning"]},
+    },
 }
 
 # Signed variant URLs (transforms/signing.py): off, required, or required except presets and ladder widths.
-# As in imgproxy, signing is on once keys are configured (then "presets" unless set), off otherwise.
+# Production signs by default ("presets"), with a key derived from SECRET_KEY until URL_SIGNING_KEYS are set;
+# the quick start signs only once keys are configured, as imgproxy does.
 URL_SIGNING_KEYS = env.list("URL_SIGNING_KEYS", default=[])  # the first signs; all verify (rotation)
-URL_SIGNING = env.str("URL_SIGNING", default="presets" if URL_SIGNING_KEYS else "off")
+URL_SIGNING = env.str("URL_SIGNING", default="presets" if URL_SIGNING_KEYS or not LOCAL else "off")
 if URL_SIGNING not in ("off", "required", "presets"):
     raise ImproperlyConfigured(f"URL_SIGNING must be off, required or presets, got {URL_SIGNING!r}")
 VARIANT_PRESETS: dict[str, str] = env.json(
@@ -278,8 +291,8 @@ VARIANT_PRESETS: dict[str, str] = env.json(
         "large": "w=1920",
     },
 )
-# Unsigned widths allowed in "presets" mode, for srcset ladders.
-WIDTH_LADDER = _int_list("WIDTH_LADDER", [160, 320, 480, 640, 960, 1280, 1600, 1920, 2560])
+# Unsigned widths allowed in "presets" mode, for srcset ladders; 32 and 64 for blur-up placeholders and avatars.
+WIDTH_LADDER = _int_list("WIDTH_LADDER", [32, 64, 160, 320, 480, 640, 960, 1280, 1600, 1920, 2560])
 
 # Limits on rendering, so one request cannot take the machine.
 MAX_CONCURRENT_RENDERS = _positive_int("MAX_CONCURRENT_RENDERS", 2)  # per worker process

@@ -1,6 +1,7 @@
 """Health, readiness, metrics, request ids, the client IP behind a proxy, and JSON logs."""
 
 import json
+import logging
 import re
 import socket
 from pathlib import Path
@@ -53,11 +54,45 @@ def test_readyz_follows_redis(client: Client):
         assert response.status_code == 503
         body = response.json()
         assert body["code"] == "not_ready" and "redis" in body["error"]
-        assert body["checks"]["redis"].startswith("error: ConnectionError")
+        assert body["checks"]["redis"] == "unavailable"
         assert body["checks"]["database"] == "ok"
     assert client.get("/readyz").status_code == 200, "ready again once Redis is back"
     with override_settings(REDIS_URL=""):
         assert client.get("/readyz").json()["checks"]["redis"] == "not configured"
+
+
+@pytest.mark.parametrize(
+    ("down", "error"),
+    [
+        (["redis"], "Not ready: redis is unavailable"),
+        (["data_dir", "redis"], "Not ready: data_dir and redis are unavailable"),
+    ],
+)
+def test_readyz_names_what_is_down_and_logs_why_once(
+    client: Client, caplog: pytest.LogCaptureFixture, tmp_path: Path, down: list[str], error: str
+):
+    redis_url = closed_port_url()
+    overrides: dict[str, Any] = {
+        "CACHES": {"default": {**settings.CACHES["default"], "LOCATION": redis_url}},
+        "REDIS_URL": redis_url,
+    }
+    if "data_dir" in down:
+        overrides["DATA_DIR"] = tmp_path / "missing"
+    with override_settings(**overrides), caplog.at_level("INFO"):
+        response = client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body == {
+        "error": error,
+        "code": "not_ready",
+        "checks": {"database": "ok", "data_dir": "unavailable" if "data_dir" in down else "ok", "redis": "unavailable"},
+    }
+    # What went wrong stays out of the body: no exception class, no address, no path, no message.
+    for secret in ("Error", "127.0.0.1", redis_url.rsplit(":", 1)[1].split("/")[0], str(tmp_path), "refused"):
+        assert secret not in response.content.decode()
+    serious = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(serious) == 1 and serious[0].levelno == logging.WARNING, [r.getMessage() for r in serious]
+    assert "ConnectionError" in serious[0].getMessage() and serious[0].exc_info is None
 
 
 def test_metrics_move_after_a_miss_and_a_hit(client: Client):
@@ -139,6 +174,17 @@ def test_probes_answer_whatever_host_the_prober_sends(client: Client):
     assert client.get("/healthz", HTTP_HOST="172.19.17.130:8080").status_code == 200
     assert client.get("/readyz", HTTP_HOST="172.19.17.130:8080").status_code == 200
     assert client.get("/api/v1/originals/", HTTP_HOST="172.19.17.130:8080").status_code == 400
+
+
+@override_settings(ALLOWED_HOSTS=["images.example.com"])
+@pytest.mark.parametrize("path", ["/api/v1/originals/", "/", "/admin/login/"])
+def test_a_disallowed_host_is_a_400_and_one_warning_line(client: Client, caplog: pytest.LogCaptureFixture, path: str):
+    with caplog.at_level("INFO"):
+        response = client.get(path, HTTP_HOST="scanner.invalid")
+    assert response.status_code == 400 and response.json()["code"] == "bad_request"
+    serious = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [(r.name, r.levelname) for r in serious] == [("django.security.DisallowedHost", "WARNING")]
+    assert serious[0].exc_info is None and serious[0].stack_info is None, "no traceback"
 
 
 def test_cache_hits_are_counted_not_logged_unless_asked(client: Client, caplog: pytest.LogCaptureFixture):
