@@ -1,5 +1,6 @@
 """Darkroom's settings: the only module that reads the environment, and it fails loudly on bad values."""
 
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -43,6 +44,19 @@ def _bool(name: str, default: bool) -> bool:
     if raw.lower() in ("0", "false", "no", "off"):
         return False
     raise ImproperlyConfigured(f"{name} must be true or false, got {raw!r}")
+
+
+def _networks(name: str, default: list[str]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    networks = []
+    for value in (value.strip() for value in env.list(name, default=default)):
+        try:
+            network = ipaddress.ip_network("::/0" if value == "*" else value)
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"{name} must be IP networks like 10.0.0.0/8, comma-separated: {exc}") from exc
+        if network.prefixlen == 0:  # "*", 0.0.0.0/0, ::/0: gunicorn's and Django's trust would mean nothing
+            raise ImproperlyConfigured(f"{name} must not trust every address ({value}); name the proxy's networks")
+        networks.append(network)
+    return tuple(networks)
 
 
 DEBUG = _bool("DEBUG", default=False)
@@ -230,12 +244,17 @@ SPECTACULAR_SETTINGS = {
 # Behind a proxy (Fly, a load balancer): the header that carries the client's IP, trusted for throttling
 # and logs. Empty: REMOTE_ADDR as the socket says. Fly sets Fly-Client-IP and X-Forwarded-Proto.
 CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="")
+# The socket peers whose CLIENT_IP_HEADER and X-Forwarded-Proto are believed; server/gunicorn.py gives the same
+# list to gunicorn's forwarded_allow_ips, which alone decides the scheme (no SECURE_PROXY_SSL_HEADER: Django
+# would read X-Forwarded-Proto from any peer).
+TRUSTED_PROXIES = _networks("TRUSTED_PROXIES", ["127.0.0.1/32", "::1/128"])
+if env.str("FORWARDED_ALLOW_IPS", default=""):
+    raise ImproperlyConfigured("FORWARDED_ALLOW_IPS is replaced by TRUSTED_PROXIES (IP networks); unset it")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 if not LOCAL:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = _positive_int("SECURE_HSTS_SECONDS", 31_536_000)
     SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", default=False)  # Fly's force_https does it at the edge
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]

@@ -1,6 +1,7 @@
 """server/settings.py read afresh from an environment: production fails closed, bad values stop the start."""
 
 import runpy
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ NAMES = (
     "URL_SIGNING",
     "URL_SIGNING_KEYS",
     "WIDTH_LADDER",
+    "TRUSTED_PROXIES",
+    "FORWARDED_ALLOW_IPS",
 )
 
 
@@ -56,6 +59,13 @@ def test_the_width_ladder_starts_with_placeholder_and_avatar_widths(monkeypatch,
     [
         ({**PRODUCTION, "DEBUG": "true"}, "DEBUG"),
         ({**PRODUCTION, "DEBUG": "1"}, "DEBUG"),
+        ({**PRODUCTION, "TRUSTED_PROXIES": "*"}, "TRUSTED_PROXIES"),
+        ({**PRODUCTION, "TRUSTED_PROXIES": "0.0.0.0/0"}, "TRUSTED_PROXIES"),
+        ({**PRODUCTION, "TRUSTED_PROXIES": "10.0.0.0/8,::/0"}, "TRUSTED_PROXIES"),
+        ({**PRODUCTION, "TRUSTED_PROXIES": "fly-proxy"}, "TRUSTED_PROXIES"),
+        ({**PRODUCTION, "TRUSTED_PROXIES": "10.0.0.1/8"}, "TRUSTED_PROXIES"),  # host bits: a typo
+        ({**PRODUCTION, "FORWARDED_ALLOW_IPS": "*"}, "TRUSTED_PROXIES"),
+        ({**LOCAL, "FORWARDED_ALLOW_IPS": "127.0.0.1"}, "TRUSTED_PROXIES"),
     ],
 )
 def test_refused_at_start(monkeypatch, env, refused):
@@ -65,3 +75,20 @@ def test_refused_at_start(monkeypatch, env, refused):
 
 def test_debug_is_allowed_in_the_quick_start(monkeypatch):
     assert load(monkeypatch, {**LOCAL, "DEBUG": "true"})["DEBUG"] is True
+
+
+@pytest.mark.parametrize(
+    ("value", "networks"),
+    [
+        (None, [ip_network("127.0.0.1/32"), ip_network("::1/128")]),
+        ("10.0.0.0/8, 172.16.0.0/12", [ip_network("10.0.0.0/8"), ip_network("172.16.0.0/12")]),
+        ("192.0.2.7", [ip_network("192.0.2.7/32")]),
+    ],
+)
+def test_trusted_proxies(monkeypatch, value, networks):
+    env = PRODUCTION if value is None else {**PRODUCTION, "TRUSTED_PROXIES": value}
+    settings = load(monkeypatch, env)
+    assert list(settings["TRUSTED_PROXIES"]) == networks
+    # The scheme comes from gunicorn's forwarded_allow_ips, which trusts only these peers; Django's own
+    # SECURE_PROXY_SSL_HEADER would believe X-Forwarded-Proto from anyone.
+    assert "SECURE_PROXY_SSL_HEADER" not in settings

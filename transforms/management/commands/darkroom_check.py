@@ -22,6 +22,7 @@ class Command(BaseCommand):
         self._line("ALLOWED_HOSTS", ", ".join(settings.ALLOWED_HOSTS))
         self._line("ANONYMOUS_UPLOADS", str(settings.ANONYMOUS_UPLOADS))
         self._line("URL_SIGNING", self._signing())
+        self._line("TRUSTED_PROXIES", ", ".join(map(str, settings.TRUSTED_PROXIES)) or "none")
         self._line(
             "limits",
             f"{settings.MAX_UPLOAD_BYTES} B, {settings.MAX_SOURCE_PIXELS} px, "
