@@ -157,7 +157,10 @@ AUTH_USER_MODEL = "originals.User"
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     _redis_options = {
-        "CLIENT_CLASS": "django_redis.client.DefaultClient",
+        # JSON, never pickle: whoever can write to Redis must not be able to run code in the workers. What the
+        # cache holds (DRF's throttle histories: lists of floats) round-trips; a value that is not JSON is a miss.
+        "CLIENT_CLASS": "server.rediscache.FailSafeClient",
+        "SERIALIZER": "django_redis.serializers.json.JSONSerializer",
         # Redis is an accelerator, never a dependency: fail fast and let callers fall back.
         "SOCKET_CONNECT_TIMEOUT": 0.25,
         "SOCKET_TIMEOUT": 0.25,
