@@ -5,12 +5,15 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from server.settings import TRUSTED_PROXIES
+
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
 timeout = 60
 graceful_timeout = 10
 accesslog = None  # the request log is Django's own JSON line (server/middleware.py), with timings
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# X-Forwarded-Proto sets the scheme only from these peers: the proxies Django trusts for the client's IP too.
+forwarded_allow_ips = ",".join(str(network) for network in TRUSTED_PROXIES)
 # A worker is replaced after this many requests (plus up to a tenth more, so they do not all go at once):
 # whatever memory fragmentation a long-lived process gathers cannot grow without bound.
 max_requests = int(os.environ.get("MAX_REQUESTS", "5000"))

@@ -1,6 +1,7 @@
 """Liveness (/healthz), readiness (/readyz) and the Prometheus endpoint (/metrics)."""
 
 import hmac
+import logging
 import tempfile
 from pathlib import Path
 
@@ -14,6 +15,9 @@ from originals.errors import error_response
 from transforms.tiers import redis_tier
 
 from .metrics import exposition
+
+logger = logging.getLogger(__name__)
+UNAVAILABLE = "unavailable"
 
 
 @never_cache
@@ -55,15 +59,22 @@ CHECKS = {"database": _check_database, "data_dir": _check_data_dir, "redis": _ch
 def readyz(request: HttpRequest) -> JsonResponse:
     """Ready when the database answers, DATA_DIR is writable and Redis answers (or is not configured)."""
     results: dict[str, str] = {}
+    reasons: list[str] = []
     for name, check in CHECKS.items():
         try:
             results[name] = check()
         except Exception as exc:  # noqa: BLE001 - every failure is a reason to report, not to crash on
-            results[name] = f"error: {type(exc).__name__}: {exc}"[:300]
-    failed = [name for name, result in results.items() if result.startswith("error")]
+            # The body says which; why (addresses, paths, messages) is for the operator's log only.
+            results[name] = UNAVAILABLE
+            reasons.append(f"{name}: {type(exc).__name__}: {exc}"[:300])
+    failed = [name for name, result in results.items() if result == UNAVAILABLE]
     if failed:
-        reasons = "; ".join(f"{name} {results[name]}" for name in failed)
-        return JsonResponse({"error": f"Not ready: {reasons}", "code": "not_ready", "checks": results}, status=503)
+        logger.warning("not ready: %s", "; ".join(reasons))
+        names = failed[0] if len(failed) == 1 else f"{', '.join(failed[:-1])} and {failed[-1]}"
+        error = f"Not ready: {names} {'is' if len(failed) == 1 else 'are'} unavailable"
+        response = JsonResponse({"error": error, "code": "not_ready", "checks": results}, status=503)
+        response._has_been_logged = True  # type: ignore[attr-defined] # logged above; not again by django.request
+        return response
     return JsonResponse({"status": "ok", "checks": results})
 
 

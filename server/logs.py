@@ -13,3 +13,16 @@ class RequestIdFilter(logging.Filter):
         if not hasattr(record, "request_id"):
             record.request_id = request_id_var.get()
         return True
+
+
+class DowngradeToWarning(logging.Filter):
+    """Makes a record one WARNING line without a traceback.
+
+    For django.security.DisallowedHost: Django logs every request with a Host outside ALLOWED_HOSTS as an
+    ERROR with its traceback, though it is the client's mistake (or a scanner's) and is answered with a 400.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        return True

@@ -1,5 +1,6 @@
 """Request plumbing: the client's real IP behind a proxy, a request id, one log line and metrics per request."""
 
+import ipaddress
 import logging
 import re
 import time
@@ -22,19 +23,29 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 _IP = re.compile(r"[0-9A-Fa-f:.]{2,45}")
 
 
+def is_trusted_proxy(peer: str) -> bool:
+    """Whether the socket peer is one of TRUSTED_PROXIES (an IPv4 peer on an IPv6 socket counts as IPv4)."""
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in network for network in settings.TRUSTED_PROXIES)
+
+
 class RequestMiddleware:
-    """First in the stack: sets REMOTE_ADDR from the trusted proxy header, then times and logs the request."""
+    """First in the stack: sets REMOTE_ADDR from a trusted proxy's header, then times and logs the request."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
         self.client_ip_header = "HTTP_" + settings.CLIENT_IP_HEADER.upper().replace("-", "_")
+        self.untrusted_peer_seen = False
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         started = time.perf_counter()
-        if settings.CLIENT_IP_HEADER:
-            client_ip = request.META.get(self.client_ip_header, "")
-            if _IP.fullmatch(client_ip):  # only the proxy can set it; anything malformed is ignored
-                request.META["REMOTE_ADDR"] = client_ip
+        if settings.CLIENT_IP_HEADER and self.client_ip_header in request.META:
+            self._take_client_ip(request)
         supplied = request.headers.get("X-Request-ID", "")
         request_id = supplied if _REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
@@ -45,6 +56,18 @@ class RequestMiddleware:
         finally:
             request_id_var.reset(token)
         return response
+
+    def _take_client_ip(self, request: HttpRequest) -> None:
+        """The proxy's word for the client's address, believed only when the socket peer is that proxy."""
+        peer = request.META.get("REMOTE_ADDR", "")
+        if not is_trusted_proxy(peer):
+            if not self.untrusted_peer_seen:  # once per worker: enough to spot a proxy missing from the list
+                self.untrusted_peer_seen = True
+                logger.warning("ignoring %s from %s, which is not in TRUSTED_PROXIES", settings.CLIENT_IP_HEADER, peer)
+            return
+        client_ip = request.META[self.client_ip_header]
+        if _IP.fullmatch(client_ip):  # anything malformed is ignored
+            request.META["REMOTE_ADDR"] = client_ip
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponseBase | None:
         """A locked or unreachable database is the server's trouble, not the client's: 503, try again."""

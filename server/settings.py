@@ -2,6 +2,7 @@
 
 import re
 from datetime import timedelta
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -47,7 +48,25 @@ def _bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be true or false, got {raw!r}")
 
 
+def _networks(name: str, default: list[str]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    networks = []
+    for value in (value.strip() for value in env.list(name, default=default)):
+        try:
+            network = ipaddress.ip_network("::/0" if value == "*" else value)
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"{name} must be IP networks like 10.0.0.0/8, comma-separated: {exc}") from exc
+        if network.prefixlen == 0:  # "*", 0.0.0.0/0, ::/0: gunicorn's and Django's trust would mean nothing
+            raise ImproperlyConfigured(f"{name} must not trust every address ({value}); name the proxy's networks")
+        networks.append(network)
+    return tuple(networks)
+
+
 DEBUG = _bool("DEBUG", default=False)
+if DEBUG and not LOCAL:
+    raise ImproperlyConfigured(
+        "DEBUG must not be true in production (DARKROOM_ENV=production): its error pages show settings and code "
+        "to anyone; unset DEBUG, or debug with DARKROOM_ENV=local"
+    )
 
 _dev_secret = "darkroom-local-quick-start-not-secret"
 SECRET_KEY = env.str("SECRET_KEY", default=_dev_secret if LOCAL else "")
@@ -155,7 +174,10 @@ AUTH_USER_MODEL = "originals.User"
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     _redis_options = {
-        "CLIENT_CLASS": "django_redis.client.DefaultClient",
+        # JSON, never pickle: whoever can write to Redis must not be able to run code in the workers. What the
+        # cache holds (DRF's throttle histories: lists of floats) round-trips; a value that is not JSON is a miss.
+        "CLIENT_CLASS": "server.rediscache.FailSafeClient",
+        "SERIALIZER": "django_redis.serializers.json.JSONSerializer",
         # Redis is an accelerator, never a dependency: fail fast and let callers fall back.
         "SOCKET_CONNECT_TIMEOUT": 0.25,
         "SOCKET_TIMEOUT": 0.25,
@@ -272,12 +294,17 @@ SPECTACULAR_SETTINGS = {
 # Behind a proxy (Fly, a load balancer): the header that carries the client's IP, trusted for throttling
 # and logs. Empty: REMOTE_ADDR as the socket says. Fly sets Fly-Client-IP and X-Forwarded-Proto.
 CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="")
+# The socket peers whose CLIENT_IP_HEADER and X-Forwarded-Proto are believed; server/gunicorn.py gives the same
+# list to gunicorn's forwarded_allow_ips, which alone decides the scheme (no SECURE_PROXY_SSL_HEADER: Django
+# would read X-Forwarded-Proto from any peer).
+TRUSTED_PROXIES = _networks("TRUSTED_PROXIES", ["127.0.0.1/32", "::1/128"])
+if env.str("FORWARDED_ALLOW_IPS", default=""):
+    raise ImproperlyConfigured("FORWARDED_ALLOW_IPS is replaced by TRUSTED_PROXIES (IP networks); unset it")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 if not LOCAL:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = _positive_int("SECURE_HSTS_SECONDS", 31_536_000)
     SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", default=False)  # Fly's force_https does it at the edge
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
@@ -294,7 +321,10 @@ if LOG_FORMAT not in ("json", "text"):
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "server.logs.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "server.logs.RequestIdFilter"},
+        "downgrade_to_warning": {"()": "server.logs.DowngradeToWarning"},
+    },
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
@@ -307,13 +337,18 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},  # refusals are logged once, by darkroom.request
+    "loggers": {
+        "django.request": {"level": "ERROR"},  # refusals are logged once, by darkroom.request
+        # A Host outside ALLOWED_HOSTS is the client's mistake (a 400): one WARNING line, no traceback.
+        "django.security.DisallowedHost": {"filters": ["downgrade_to_warning"]},
+    },
 }
 
 # Signed variant URLs (transforms/signing.py): off, required, or required except presets and ladder widths.
-# As in imgproxy, signing is on once keys are configured (then "presets" unless set), off otherwise.
+# Production signs by default ("presets"), with a key derived from SECRET_KEY until URL_SIGNING_KEYS are set;
+# the quick start signs only once keys are configured, as imgproxy does.
 URL_SIGNING_KEYS = env.list("URL_SIGNING_KEYS", default=[])  # the first signs; all verify (rotation)
-URL_SIGNING = env.str("URL_SIGNING", default="presets" if URL_SIGNING_KEYS else "off")
+URL_SIGNING = env.str("URL_SIGNING", default="presets" if URL_SIGNING_KEYS or not LOCAL else "off")
 if URL_SIGNING not in ("off", "required", "presets"):
     raise ImproperlyConfigured(f"URL_SIGNING must be off, required or presets, got {URL_SIGNING!r}")
 VARIANT_PRESETS: dict[str, str] = env.json(
@@ -325,8 +360,8 @@ VARIANT_PRESETS: dict[str, str] = env.json(
         "large": "w=1920",
     },
 )
-# Unsigned widths allowed in "presets" mode, for srcset ladders.
-WIDTH_LADDER = _int_list("WIDTH_LADDER", [160, 320, 480, 640, 960, 1280, 1600, 1920, 2560])
+# Unsigned widths allowed in "presets" mode, for srcset ladders; 32 and 64 for blur-up placeholders and avatars.
+WIDTH_LADDER = _int_list("WIDTH_LADDER", [32, 64, 160, 320, 480, 640, 960, 1280, 1600, 1920, 2560])
 
 # Limits on rendering, so one request cannot take the machine.
 MAX_CONCURRENT_RENDERS = _positive_int("MAX_CONCURRENT_RENDERS", 2)  # per worker process

@@ -37,7 +37,9 @@ class Server:
         finally:
             conn.close()
 
-    def upload(self, data: bytes, name: str = "photo.jpg") -> tuple[int, dict[str, str], bytes]:
+    def upload(
+        self, data: bytes, name: str = "photo.jpg", headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
         boundary = uuid.uuid4().hex
         body = (
             (
@@ -47,9 +49,8 @@ class Server:
             + data
             + f"\r\n--{boundary}--\r\n".encode()
         )
-        return self.request(
-            "POST", "/api/v1/originals/", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
-        )
+        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}", **(headers or {})}
+        return self.request("POST", "/api/v1/originals/", body, headers)
 
     def stop(self) -> None:
         self.process.terminate()

@@ -1,8 +1,11 @@
 """fly.toml and the Dockerfile agree with the code: the port gunicorn binds, the volume, the health checks."""
 
 import json
+import os
 import runpy
 import shlex
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -142,3 +145,21 @@ def test_health_checks_answer_whatever_host_the_prober_sends(settings):
     for host in ("172.19.17.130:8080", "127.0.0.1:8080", "[fdaa:0:1::2]:8080"):
         response = Client().get("/healthz", HTTP_HOST=host)
         assert response.status_code == 200, f"/healthz with Host {host}: {response.status_code}"
+
+
+def test_fly_trusts_its_proxy_not_everyone_and_signs_urls():
+    """The image's gunicorn and Django, started with fly.toml's [env], agree on which peers are proxies."""
+    assert "FORWARDED_ALLOW_IPS" not in FLY["env"], "TRUSTED_PROXIES feeds gunicorn's forwarded_allow_ips"
+    env = {k: v for k, v in os.environ.items() if k not in ("DARKROOM_ENV", "URL_SIGNING", "TRUSTED_PROXIES")}
+    env.update({**image_env(), **FLY["env"], "SECRET_KEY": "s" * 50, "DATA_DIR": os.environ["DATA_DIR"]})
+    probe = (
+        "import json, runpy; from gunicorn.config import Config; from server import settings; "
+        "cfg = Config(); cfg.set('forwarded_allow_ips', runpy.run_path('server/gunicorn.py')['forwarded_allow_ips']); "
+        "print(json.dumps([cfg.forwarded_allow_ips, [str(n) for n in settings.TRUSTED_PROXIES], "
+        "settings.URL_SIGNING, settings.CLIENT_IP_HEADER]))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    forwarded_allow_ips, trusted_proxies, signing, header = json.loads(out.stdout)
+    assert forwarded_allow_ips == trusted_proxies == FLY["env"]["TRUSTED_PROXIES"].split(",")
+    assert "*" not in forwarded_allow_ips and all(not n.endswith("/0") for n in trusted_proxies)
+    assert signing == "presets" and header == "Fly-Client-IP"

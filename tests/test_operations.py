@@ -1,8 +1,10 @@
 """Health, readiness, metrics, request ids, the client IP behind a proxy, and JSON logs."""
 
 import json
+import logging
 import re
 import socket
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 
@@ -53,11 +55,45 @@ def test_readyz_follows_redis(client: Client):
         assert response.status_code == 503
         body = response.json()
         assert body["code"] == "not_ready" and "redis" in body["error"]
-        assert body["checks"]["redis"].startswith("error: ConnectionError")
+        assert body["checks"]["redis"] == "unavailable"
         assert body["checks"]["database"] == "ok"
     assert client.get("/readyz").status_code == 200, "ready again once Redis is back"
     with override_settings(REDIS_URL=""):
         assert client.get("/readyz").json()["checks"]["redis"] == "not configured"
+
+
+@pytest.mark.parametrize(
+    ("down", "error"),
+    [
+        (["redis"], "Not ready: redis is unavailable"),
+        (["data_dir", "redis"], "Not ready: data_dir and redis are unavailable"),
+    ],
+)
+def test_readyz_names_what_is_down_and_logs_why_once(
+    client: Client, caplog: pytest.LogCaptureFixture, tmp_path: Path, down: list[str], error: str
+):
+    redis_url = closed_port_url()
+    overrides: dict[str, Any] = {
+        "CACHES": {"default": {**settings.CACHES["default"], "LOCATION": redis_url}},
+        "REDIS_URL": redis_url,
+    }
+    if "data_dir" in down:
+        overrides["DATA_DIR"] = tmp_path / "missing"
+    with override_settings(**overrides), caplog.at_level("INFO"):
+        response = client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body == {
+        "error": error,
+        "code": "not_ready",
+        "checks": {"database": "ok", "data_dir": "unavailable" if "data_dir" in down else "ok", "redis": "unavailable"},
+    }
+    # What went wrong stays out of the body: no exception class, no address, no path, no message.
+    for secret in ("Error", "127.0.0.1", redis_url.rsplit(":", 1)[1].split("/")[0], str(tmp_path), "refused"):
+        assert secret not in response.content.decode()
+    serious = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(serious) == 1 and serious[0].levelno == logging.WARNING, [r.getMessage() for r in serious]
+    assert "ConnectionError" in serious[0].getMessage() and serious[0].exc_info is None
 
 
 def test_metrics_move_after_a_miss_and_a_hit(client: Client):
@@ -111,6 +147,53 @@ def test_throttle_uses_the_proxy_client_ip():
         cache.delete(f"throttle_anon_upload_{ip}")
 
 
+LOOPBACK = (ip_network("127.0.0.1/32"), ip_network("::1/128"))  # TRUSTED_PROXIES' default
+FLY = (ip_network("10.0.0.0/8"), ip_network("172.16.0.0/12"), ip_network("192.168.0.0/16"))
+
+
+@pytest.mark.parametrize(
+    ("trusted_proxies", "peer", "trusted"),
+    [
+        (LOOPBACK, "127.0.0.1", True),
+        (LOOPBACK, "::1", True),
+        (LOOPBACK, "198.51.100.20", False),
+        (LOOPBACK, "172.19.0.5", False),
+        (FLY, "172.19.0.5", True),
+        (FLY, "::ffff:172.19.0.5", True),  # an IPv4 peer on a dual-stack socket
+        (FLY, "127.0.0.1", False),
+        (FLY, "fdaa:0:1::2", False),  # another Machine on the private network is not the proxy
+    ],
+)
+def test_client_ip_header_is_believed_only_from_trusted_proxies(
+    caplog: pytest.LogCaptureFixture, trusted_proxies, peer: str, trusted: bool
+):
+    forged = ("203.0.113.21", "203.0.113.22")
+    for ip in (peer, *forged):
+        cache.delete(f"throttle_anon_upload_{ip}")
+    client = APIClient(REMOTE_ADDR=peer)
+    statuses = []
+    with (
+        override_settings(
+            CLIENT_IP_HEADER="Fly-Client-IP", ANON_UPLOAD_RATE="1/minute", TRUSTED_PROXIES=trusted_proxies
+        ),
+        caplog.at_level("INFO", logger="darkroom.request"),
+    ):
+        for ip, colour in zip(forged, ("red", "blue"), strict=True):
+            data = {"file": upload(jpeg_bytes(color=colour))}
+            statuses.append(
+                client.post("/api/v1/originals/", data, format="multipart", HTTP_FLY_CLIENT_IP=ip).status_code
+            )
+    logged = [r.__dict__["client_ip"] for r in caplog.records if r.getMessage().startswith("POST /api/v1/originals/")]
+    if trusted:
+        assert statuses == [201, 201], "each client the proxy names has its own throttle"
+        assert logged == list(forged)
+    else:
+        assert statuses == [201, 429], "a header from anyone but the proxy does not buy a new throttle"
+        assert logged == [peer, peer]
+    for ip in (peer, *forged):
+        cache.delete(f"throttle_anon_upload_{ip}")
+
+
 def test_prune_schedule_enforces_the_cap(tmp_path: Path):
     with override_settings(VARIANT_CACHE_MAX_BYTES=1):
         for _ in range(variant_cache.prune_schedule.every - variant_cache.prune_schedule.renders % 200):
@@ -134,11 +217,61 @@ def test_json_logs_with_request_id_and_timing(tmp_path: Path):
     assert line["level"] == "INFO" and isinstance(line["duration_ms"], float)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(("trusted_proxies", "trusted"), [("127.0.0.0/8", True), ("192.0.2.0/24", False)])
+def test_production_gunicorn_believes_proxy_headers_only_from_trusted_proxies(
+    tmp_path: Path, trusted_proxies: str, trusted: bool
+):
+    """gunicorn (the scheme) and Django (the client's address) both ask TRUSTED_PROXIES, in production mode.
+
+    And a Host outside ALLOWED_HOSTS, there too, is a JSON 400 with one WARNING line, not an ERROR and a traceback.
+    """
+    log_path = tmp_path / "server.log"
+    env = {
+        "DARKROOM_ENV": "production",
+        "SECRET_KEY": "s" * 50,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "ANONYMOUS_UPLOADS": "true",
+        "CLIENT_IP_HEADER": "Fly-Client-IP",
+        "TRUSTED_PROXIES": trusted_proxies,
+        "LOG_FORMAT": "json",
+    }
+    running = live.start(tmp_path / "data", workers=1, extra_env=env, log_path=log_path)
+    try:
+        proxy_headers = {"Fly-Client-IP": "203.0.113.9", "X-Forwarded-Proto": "https", "Accept": "application/json"}
+        status, _, body = running.upload(jpeg_bytes(), headers=proxy_headers)
+        assert status == 201
+        bad_host_status, _, bad_host_body = running.request("GET", "/api/v1/originals/", headers={"Host": "evil.test"})
+    finally:
+        running.stop()
+    assert json.loads(body)["url"].startswith("https://" if trusted else "http://")
+    assert bad_host_status == 400 and json.loads(bad_host_body)["code"] == "bad_request"
+
+    text = log_path.read_text()
+    records = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    upload_line = next(r for r in records if r.get("path") == "/api/v1/originals/" and r.get("status") == 201)
+    assert upload_line["client_ip"] == ("203.0.113.9" if trusted else "127.0.0.1")
+    host_lines = [r for r in records if r["logger"] == "django.security.DisallowedHost"]
+    assert [r["level"] for r in host_lines] == ["WARNING"] and "exc_info" not in host_lines[0]
+    assert "Traceback" not in text and not [r for r in records if r["level"] in ("ERROR", "CRITICAL")]
+
+
 @override_settings(ALLOWED_HOSTS=["images.example.com"])
 def test_probes_answer_whatever_host_the_prober_sends(client: Client):
     assert client.get("/healthz", HTTP_HOST="172.19.17.130:8080").status_code == 200
     assert client.get("/readyz", HTTP_HOST="172.19.17.130:8080").status_code == 200
     assert client.get("/api/v1/originals/", HTTP_HOST="172.19.17.130:8080").status_code == 400
+
+
+@override_settings(ALLOWED_HOSTS=["images.example.com"])
+@pytest.mark.parametrize("path", ["/api/v1/originals/", "/", "/admin/login/"])
+def test_a_disallowed_host_is_a_400_and_one_warning_line(client: Client, caplog: pytest.LogCaptureFixture, path: str):
+    with caplog.at_level("INFO"):
+        response = client.get(path, HTTP_HOST="scanner.invalid")
+    assert response.status_code == 400 and response.json()["code"] == "bad_request"
+    serious = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [(r.name, r.levelname) for r in serious] == [("django.security.DisallowedHost", "WARNING")]
+    assert serious[0].exc_info is None and serious[0].stack_info is None, "no traceback"
 
 
 def test_cache_hits_are_counted_not_logged_unless_asked(client: Client, caplog: pytest.LogCaptureFixture):

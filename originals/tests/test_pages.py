@@ -291,4 +291,4 @@ def test_in_presets_mode_visitors_get_ladder_widths(client):
     assert client.get(f"/originals/{original.id}/url/?w=640&fmt=webp").status_code == 200
     refused = client.get(f"/originals/{original.id}/url/?w=641")
     assert refused.status_code == 403
-    assert "only presets and the widths 160, 320" in refused.json()["error"]
+    assert "only presets and the widths 32, 64, 160, 320" in refused.json()["error"]

@@ -117,14 +117,34 @@ def test_redis_comes_back():
 
 
 def test_redis_garbage_is_ignored():
-    key, renders = new_key(), list[int]()
+    key, other, renders = new_key(), new_key(), list[int]()
     data, _ = fetch(key, renders)
-    get_redis_connection("default").set(f"{tiers.REDIS_PREFIX}cachetest:{key}", b"\x00garbage\xff")
+    fetch(other, renders)
+    store = get_redis_connection("default")
+    store.set(f"{tiers.REDIS_PREFIX}cachetest:{key}", b"\x00garbage\xff")
     assert fetch(key, renders) == (data, "hit-disk")
     assert fetch(key, renders) == (data, "hit-redis")
-    get_redis_connection("default").set(f"{tiers.REDIS_PREFIX}cachetest:{key}", b"DRV1" + b"0" * 64 + b"other")
+    store.set(f"{tiers.REDIS_PREFIX}cachetest:{key}", store.get(f"{tiers.REDIS_PREFIX}cachetest:{other}"))
     assert fetch(key, renders) == (data, "hit-disk"), "a value stored under another key is garbage too"
-    assert renders == [1]
+    assert renders == [1, 1]
+
+
+def test_bytes_planted_in_redis_are_not_served():
+    """Whoever can write to Redis but lacks SECRET_KEY cannot have their bytes served as an immutable variant."""
+    key, other, renders = new_key(), new_key(), list[int]()
+    data, _ = fetch(key, renders)
+    other_data, _ = fetch(other, renders)
+    store, name = get_redis_connection("default"), f"{tiers.REDIS_PREFIX}cachetest:{key}"
+    genuine = store.get(name)
+    assert genuine.endswith(data) and len(other_data) == len(data)
+    store.set(name, genuine[: -len(data)] + other_data)  # the genuine header, another image's bytes
+    assert fetch(key, renders) == (data, "hit-disk"), "the planted value is refused, and disk answers"
+    assert store.get(name) == genuine, "the planted value was deleted; the disk hit stored the real one again"
+    with override_settings(SECRET_KEY="a guess at the secret"):
+        tiers.redis_tier.put("cachetest", key, other_data)  # signed, but not with this deployment's key
+    assert fetch(key, renders) == (data, "hit-disk")
+    assert fetch(key, renders) == (data, "hit-redis")
+    assert renders == [1, 1]
 
 
 @pytest.mark.parametrize("redis_configured", [True, False], ids=["redis-lock", "file-lock"])

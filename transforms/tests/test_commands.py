@@ -68,3 +68,18 @@ def test_darkroom_check_passes_and_fails_honestly():
         pytest.raises(CommandError, match="redis"),
     ):
         run("darkroom_check")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "line"),
+    [
+        ({"LOCAL": False, "URL_SIGNING": "presets", "URL_SIGNING_KEYS": []}, "presets, signed with a key derived from"),
+        ({"LOCAL": False, "URL_SIGNING": "required", "URL_SIGNING_KEYS": ["a", "b"]}, "required, signed with 2 key(s)"),
+        ({"LOCAL": False, "URL_SIGNING": "off"}, "off (warning: URL_SIGNING=off in production"),
+        ({"LOCAL": True, "URL_SIGNING": "off"}, "off\n"),
+    ],
+)
+def test_darkroom_check_says_how_urls_are_signed(overrides, line):
+    with override_settings(**overrides):
+        output = run("darkroom_check")
+    assert f"URL_SIGNING: {line}" in output

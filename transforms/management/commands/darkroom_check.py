@@ -18,15 +18,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         problems: list[str] = []
         self._line("mode", settings.DARKROOM_ENV)
-        self._line("DEBUG", str(settings.DEBUG))
-        if settings.DEBUG and not settings.LOCAL:
-            problems.append("DEBUG is on in production")
+        self._line("DEBUG", str(settings.DEBUG))  # settings refuse DEBUG in production
         self._line("ALLOWED_HOSTS", ", ".join(settings.ALLOWED_HOSTS))
         self._line("ANONYMOUS_UPLOADS", str(settings.ANONYMOUS_UPLOADS))
-        signing = settings.URL_SIGNING
-        if signing == "off" and not settings.LOCAL:
-            signing += " (warning: anyone can make this server render unbounded variants; set URL_SIGNING_KEYS)"
-        self._line("URL_SIGNING", signing)
+        self._line("URL_SIGNING", self._signing())
+        self._line("TRUSTED_PROXIES", ", ".join(map(str, settings.TRUSTED_PROXIES)) or "none")
         self._line(
             "limits",
             f"{settings.MAX_UPLOAD_BYTES} B, {settings.MAX_SOURCE_PIXELS} px, "
@@ -51,6 +47,19 @@ class Command(BaseCommand):
         if problems:
             raise CommandError("; ".join(problems))
         self.stdout.write(self.style.SUCCESS("ready"))
+
+    def _signing(self) -> str:
+        mode = settings.URL_SIGNING
+        if mode == "off":
+            if settings.LOCAL:
+                return "off"
+            return (
+                "off (warning: URL_SIGNING=off in production lets anyone make this server render unbounded "
+                "variants; unset it for the default, presets)"
+            )
+        keys = len(settings.URL_SIGNING_KEYS)
+        source = f"{keys} key(s) from URL_SIGNING_KEYS" if keys else "a key derived from SECRET_KEY"
+        return f"{mode}, signed with {source}"
 
     def _line(self, name: str, value: str) -> None:
         self.stdout.write(f"{name:>28}: {value}")

@@ -1,0 +1,94 @@
+"""server/settings.py read afresh from an environment: production fails closed, bad values stop the start."""
+
+import runpy
+from ipaddress import ip_network
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCTION = {"DARKROOM_ENV": "production", "SECRET_KEY": "s" * 50, "ALLOWED_HOSTS": "images.example.com"}
+LOCAL = {"DARKROOM_ENV": "local"}
+# Every variable these tests set, cleared first so that the developer's or CI's environment cannot leak in.
+NAMES = (
+    "DARKROOM_ENV",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "DEBUG",
+    "URL_SIGNING",
+    "URL_SIGNING_KEYS",
+    "WIDTH_LADDER",
+    "TRUSTED_PROXIES",
+    "FORWARDED_ALLOW_IPS",
+)
+
+
+def load(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> dict[str, Any]:
+    for name in NAMES:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(ROOT / "server" / "settings.py"))
+
+
+@pytest.mark.parametrize(
+    ("env", "mode"),
+    [
+        (PRODUCTION, "presets"),  # signed by default, with a key derived from SECRET_KEY
+        ({**PRODUCTION, "URL_SIGNING_KEYS": "k" * 32}, "presets"),
+        ({**PRODUCTION, "URL_SIGNING": "required"}, "required"),
+        ({**PRODUCTION, "URL_SIGNING": "off"}, "off"),  # only when asked for in so many words
+        (LOCAL, "off"),  # the quick start: unsigned until keys are set
+        ({**LOCAL, "URL_SIGNING_KEYS": "k" * 32}, "presets"),
+    ],
+)
+def test_url_signing_defaults(monkeypatch, env, mode):
+    assert load(monkeypatch, env)["URL_SIGNING"] == mode
+
+
+@pytest.mark.parametrize("env", [PRODUCTION, LOCAL])
+def test_the_width_ladder_starts_with_placeholder_and_avatar_widths(monkeypatch, env):
+    ladder = load(monkeypatch, env)["WIDTH_LADDER"]
+    assert ladder[:3] == [32, 64, 160] and ladder[-1] == 2560
+
+
+@pytest.mark.parametrize(
+    ("env", "refused"),
+    [
+        ({**PRODUCTION, "DEBUG": "true"}, "DEBUG"),
+        ({**PRODUCTION, "DEBUG": "1"}, "DEBUG"),
+        ({**PRODUCTION, "TRUSTED_PROXIES": "*"}, "TRUSTED_PROXIES"),
+        ({**PRODUCTION, "TRUSTED_PROXIES": "0.0.0.0/0"}, "TRUSTED_PROXIES"),
+        ({**PRODUCTION, "TRUSTED_PROXIES": "10.0.0.0/8,::/0"}, "TRUSTED_PROXIES"),
+        ({**PRODUCTION, "TRUSTED_PROXIES": "fly-proxy"}, "TRUSTED_PROXIES"),
+        ({**PRODUCTION, "TRUSTED_PROXIES": "10.0.0.1/8"}, "TRUSTED_PROXIES"),  # host bits: a typo
+        ({**PRODUCTION, "FORWARDED_ALLOW_IPS": "*"}, "TRUSTED_PROXIES"),
+        ({**LOCAL, "FORWARDED_ALLOW_IPS": "127.0.0.1"}, "TRUSTED_PROXIES"),
+    ],
+)
+def test_refused_at_start(monkeypatch, env, refused):
+    with pytest.raises(ImproperlyConfigured, match=refused):
+        load(monkeypatch, env)
+
+
+def test_debug_is_allowed_in_the_quick_start(monkeypatch):
+    assert load(monkeypatch, {**LOCAL, "DEBUG": "true"})["DEBUG"] is True
+
+
+@pytest.mark.parametrize(
+    ("value", "networks"),
+    [
+        (None, [ip_network("127.0.0.1/32"), ip_network("::1/128")]),
+        ("10.0.0.0/8, 172.16.0.0/12", [ip_network("10.0.0.0/8"), ip_network("172.16.0.0/12")]),
+        ("192.0.2.7", [ip_network("192.0.2.7/32")]),
+    ],
+)
+def test_trusted_proxies(monkeypatch, value, networks):
+    env = PRODUCTION if value is None else {**PRODUCTION, "TRUSTED_PROXIES": value}
+    settings = load(monkeypatch, env)
+    assert list(settings["TRUSTED_PROXIES"]) == networks
+    # The scheme comes from gunicorn's forwarded_allow_ips, which trusts only these peers; Django's own
+    # SECURE_PROXY_SSL_HEADER would believe X-Forwarded-Proto from anyone.
+    assert "SECURE_PROXY_SSL_HEADER" not in settings
