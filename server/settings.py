@@ -1,8 +1,8 @@
 """Darkroom's settings: the only module that reads the environment, and it fails loudly on bad values."""
 
+import ipaddress
 import re
 from datetime import timedelta
-import ipaddress
 from pathlib import Path
 
 import environ
