@@ -22,7 +22,8 @@ from server.logs import request_id_var
 from server.metrics import BYTES_SERVED, HTTP_RESPONSES, VARIANT_REQUESTS
 
 from . import cache, signing
-from .http import body_headers, caching_headers, not_modified, parse_query
+from .http import body_headers, caching_headers, not_modified
+from .queries import spec_from_query
 from .spec import InvalidSpec
 from .variants import OriginalFacts, Variant, known_originals, variant_resolve
 
@@ -48,7 +49,7 @@ def _resolved(facts: OriginalFacts, query: str, accept: str) -> Variant | None:
     if memo_key in _memo:
         return _memo[memo_key]
     try:
-        spec, signature = parse_query(query)
+        spec, signature = spec_from_query(query)
         refused = signing.signature_problem(facts.id, spec, signature) is not None
         variant = None if refused else variant_resolve(spec, facts, accept=accept)
     except InvalidSpec:  # malformed, or over an output budget: Django's path answers it

@@ -13,8 +13,9 @@ from originals.errors import error_response
 from server.metrics import BYTES_SERVED, VARIANT_REQUESTS
 
 from . import signing
-from .http import body_headers, caching_headers, not_modified, parse_query
+from .http import body_headers, caching_headers, not_modified
 from .pipeline import RenderError, RenderTimeout
+from .queries import spec_from_query
 from .render_pool import RenderCrashed, RenderOverMemory
 from .spec import InvalidSpec
 from .throttles import RendersThrottled, admit_render
@@ -49,7 +50,7 @@ class ImageView(View):
     def get(self, request: HttpRequest, original_id: str) -> HttpResponseBase:
         started = time.perf_counter()
         try:
-            spec, signature = parse_query(request.META.get("QUERY_STRING", ""))
+            spec, signature = spec_from_query(request.META.get("QUERY_STRING", ""))
         except InvalidSpec as exc:
             return error_response(exc.message, exc.code, exc.status, exc.param)
         problem = signing.signature_problem(original_id, spec, signature)
