@@ -11,7 +11,7 @@ from django.conf import settings
 from originals import store
 from originals.inspection import EXTENSIONS
 from originals.models import Original
-from server.metrics import RENDER_PEAK_BYTES, RENDER_SECONDS, VARIANT_REQUESTS
+from server.metrics import RENDER_PEAK_BYTES, RENDER_SECONDS
 
 from . import cache
 from .budgets import OutputBudget, check_output, fits_format
@@ -203,5 +203,4 @@ def variant_fetch(variant: Variant, *, admit: Callable[[], None] | None = None) 
     data, tier = cache.fetch_or_render(
         original_id=variant.original.id, key=variant.key, out_format=variant.out_format, render=render_now, admit=admit
     )
-    VARIANT_REQUESTS.labels(tier=tier).inc()
     return Fetched(data, tier, rendered[0] if rendered else None)

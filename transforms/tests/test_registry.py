@@ -42,12 +42,12 @@ def test_the_readme_offers_every_canonical_value_of_a_choice(name: str):
 
 @pytest.fixture
 def tint() -> Iterator[None]:
-    from transforms import fastpath
+    from transforms.answer import resolutions
 
-    fastpath._memo.clear()
+    resolutions.reset()
     with REGISTRY.extended(Tint()):
         yield
-    fastpath._memo.clear()
+    resolutions.reset()
 
 
 def test_a_registered_operation_is_parsed_canonicalised_and_keyed(tint):
