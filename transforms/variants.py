@@ -83,6 +83,12 @@ class KnownOriginals:
 known_originals = KnownOriginals()
 
 
+def forget_original(sender: object, *, original_id: str, **kwargs: object) -> None:
+    """An original was deleted (originals.signals.original_deleted): its variants and this worker's facts go."""
+    cache.variants_purge(original_id)
+    known_originals.forget(original_id)
+
+
 @dataclass(frozen=True)
 class Variant:
     """Everything known about a variant before any image is opened."""
