@@ -1,5 +1,5 @@
-"""W4: a gunicorn worker's peak RSS growth while it renders from a 24 MP JPEG, beside the same render in a
-fresh Python process."""
+"""W4: the peak RSS growth of the process that renders (a worker's render process) while it renders from a
+24 MP JPEG, and the worker's own, beside the same render in a fresh Python process."""
 
 from __future__ import annotations
 
@@ -43,18 +43,31 @@ def fresh_worker(service: Service, warm_path: str) -> int:
     return pid
 
 
+def _render_process(worker: int, timeout: float = 30.0) -> int:
+    """The worker's render process (transforms/render_pool.py), started when the worker boots."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        children = Path(f"/proc/{worker}/task/{worker}/children").read_text().split()
+        if len(children) == 1:
+            return int(children[0])
+        time.sleep(0.1)
+    raise RuntimeError(f"worker {worker}: expected one render process")
+
+
 def worker_growth(service: Service, path: str, warm_path: str) -> dict[str, Any]:
     pid = fresh_worker(service, warm_path)
-    reset = reset_peak(pid)
-    rss, hwm_before = status_kb(pid, "VmRSS"), status_kb(pid, "VmHWM")
+    child = _render_process(pid)
+    before = {}
+    for process in (pid, child):
+        reset = reset_peak(process)
+        before[process] = status_kb(process, "VmRSS") if reset else status_kb(process, "VmHWM")
     response = request(service.port, "GET", path)
-    hwm = status_kb(pid, "VmHWM")
     if response.status != 200 or response.headers.get("x-cache") != "miss":
         raise RuntimeError(f"{path}: expected a 200 miss, got {response.status} {response.headers.get('x-cache')}")
     return {
-        "growth_kb": hwm - (rss if reset else hwm_before),
-        "rss_kb": rss,
-        "hwm_kb": hwm,
+        "growth_kb": status_kb(child, "VmHWM") - before[child],  # the process that rendered
+        "worker_growth_kb": status_kb(pid, "VmHWM") - before[pid],
+        "rss_kb": before[child],
         "bytes": len(response.body),
     }
 

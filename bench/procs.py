@@ -141,6 +141,7 @@ def darkroom_env(data_dir: Path, *, redis_url: str, workers: int) -> dict[str, s
         # in Redis for an hour, across runs.
         "ANON_UPLOAD_RATE": "1000000/hour",
         "USER_UPLOAD_RATE": "1000000/hour",
+        "RENDER_RATE": "1000000/m",  # W2, W3 and W5 render from one address
     }
     env.pop("DATABASE_URL", None)
     return env

@@ -62,6 +62,7 @@ def setup(data_dir: Path, redis_url: str) -> Callable[..., Iterable[bytes]]:
         REDIS_URL=redis_url,
         ANON_UPLOAD_RATE="1000000/hour",
         USER_UPLOAD_RATE="1000000/hour",
+        RENDER_RATE="1000000/m",
         PROMETHEUS_MULTIPROC_DIR=str(data_dir / "prometheus"),
         DJANGO_SETTINGS_MODULE="server.settings",
     )
