@@ -12,7 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from originals.errors import error_response
-from transforms.tiers import redis_tier
+from transforms.cache import redis_tier
 
 from .metrics import exposition
 
