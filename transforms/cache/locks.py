@@ -24,21 +24,20 @@ def _release_redis_lock(client: Any, name: str, token: str) -> None:
         redis_tier.failed(exc)
 
 
-def lock_file(name: str) -> Path:
-    """`VARIANTS_DIR/.locks/<name>`, its directory made if need be (OSError when it cannot be)."""
-    directory = Path(settings.VARIANTS_DIR) / ".locks"
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory / name
+def locks_dir(root: str | Path) -> Path:
+    """`<root>/.locks`: the lock files of a variants directory, a name no original id can have."""
+    return Path(root) / ".locks"
 
 
 @contextmanager
-def file_lock(name: str) -> Iterator[bool]:
-    """Try once to take the lock file `name`, shared by every process on this machine; True when taken.
+def file_lock(path: Path) -> Iterator[bool]:
+    """Try once to take the lock file `path`, shared by every process on this machine; True when taken.
 
     Also True when no lock file can be made: the caller then goes ahead without one rather than fail.
     """
     try:
-        handle = open(lock_file(name), "a+b")  # noqa: SIM115 - closed below
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a+b")  # noqa: SIM115 - closed below
     except OSError:
         yield True
         return
@@ -74,7 +73,7 @@ def _render_lock(key: str) -> Iterator[bool]:
                 if acquired:
                     _release_redis_lock(client, name, token)
             return
-    with file_lock(f"{key[:2]}.lock") as acquired:
+    with file_lock(locks_dir(settings.VARIANTS_DIR) / f"{key[:2]}.lock") as acquired:
         yield acquired
 
 
