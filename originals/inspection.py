@@ -7,7 +7,7 @@ from typing import IO
 
 from PIL import Image
 
-from transforms.pipeline import ALLOWED_DECODERS, exif_orientation
+from transforms.decoders import ALLOWED_DECODERS, exif_orientation
 
 from .errors import UnprocessableImage, UnsupportedFormat
 

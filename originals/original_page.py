@@ -1,35 +1,53 @@
 """An original's page: its facts, and a URL builder whose every URL the server writes (and may sign)."""
 
+from typing import Any
+from urllib.parse import parse_qsl
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from transforms import signing
 from transforms.links import variant_path
-from transforms.spec import OUTPUT_FORMATS, InvalidSpec, VariantSpec, parse
+from transforms.operations import REGISTRY
+from transforms.queries import spec_from_pairs, spec_limits
+from transforms.spec import InvalidSpec, VariantSpec
 
 from .errors import DarkroomError
 from .models import Original
 from .pages import PageView, decimal_size, original_or_404
 from .visibility import is_owner_or_staff, may_download
 
-BUILDER_FIELDS = ("w", "h", "fit", "rotate", "flip", "fmt", "q")
-BUILDER_DEFAULTS = {"w": "640"}
-BUILDER_CHOICES = {
-    "fit": ("contain", "cover", "fill", "pad"),
-    "rotate": ("0", "90", "180", "270"),
-    "flip": ("", "h", "v", "hv"),
-    "fmt": ("", *OUTPUT_FORMATS, "auto"),
-}
+BUILDER_DEFAULTS = [("w", "640")]
 
 
-def _builder_values(request: HttpRequest, defaults: dict[str, str] | None = None) -> dict[str, str]:
-    given = {name: request.GET.get(name, "").strip() for name in BUILDER_FIELDS if name in request.GET}
-    return given or dict(defaults or {})
+def _builder_pairs(request: HttpRequest, defaults: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
+    """The query as /image/ would read it, but for the form's blank fields (a field left empty is not given)."""
+    pairs = parse_qsl(request.META.get("QUERY_STRING", ""), keep_blank_values=True)
+    given = [(name, value.strip()) for name, value in pairs if value.strip()]
+    if not any(name in REGISTRY.params for name, _ in pairs):
+        return list(defaults or [])
+    return given
 
 
-def _builder_spec(values: dict[str, str]) -> VariantSpec:
-    return parse([(name, value) for name, value in values.items() if value], max_side=settings.MAX_OUTPUT_SIDE)
+def builder_fields(values: dict[str, str]) -> list[dict[str, Any]]:
+    """One form field per registered parameter: a select of its canonical values, or a number or text input."""
+    limits = spec_limits()
+    fields = []
+    for param in REGISTRY.params.values():
+        bounds = param.bounds(limits)
+        fields.append(
+            {
+                "name": param.name,
+                "label": param.label or param.name,
+                "placeholder": param.placeholder,
+                "value": values.get(param.name, ""),
+                "options": param.offer(),
+                "min": bounds[0] if bounds else None,
+                "max": bounds[1] if bounds else None,
+            }
+        )
+    return fields
 
 
 def may_sign(request: HttpRequest, original: Original) -> bool:
@@ -55,10 +73,10 @@ def builder_link(request: HttpRequest, original: Original, spec: VariantSpec) ->
     )
 
 
-def _builder_preview(request: HttpRequest, original: Original, values: dict[str, str]) -> tuple[str, str]:
+def _builder_preview(request: HttpRequest, original: Original, pairs: list[tuple[str, str]]) -> tuple[str, str]:
     """(the variant's path, or "" when there is none to show; why not)."""
     try:
-        return builder_link(request, original, _builder_spec(values)), ""
+        return builder_link(request, original, spec_from_pairs(pairs)), ""
     except InvalidSpec as exc:
         return "", exc.message
     except DarkroomError as exc:
@@ -70,16 +88,14 @@ class OriginalPage(PageView):
 
     def get(self, request: HttpRequest, original_id: str) -> HttpResponse:
         original = original_or_404(request, original_id)
-        values = _builder_values(request, BUILDER_DEFAULTS)
-        preview, problem = _builder_preview(request, original, values)
+        pairs = _builder_pairs(request, BUILDER_DEFAULTS)
+        preview, problem = _builder_preview(request, original, pairs)
         context = {
             "original": original,
             "may_download": may_download(request.user, original),
             "size": decimal_size(original.bytes),
             "exact_bytes": f"{original.bytes:,}",
-            "values": values,
-            "choices": BUILDER_CHOICES,
-            "max_side": settings.MAX_OUTPUT_SIDE,
+            "fields": builder_fields(dict(pairs)),
             "preview_url": preview,
             "absolute_url": request.build_absolute_uri(preview) if preview else "",
             "builder_error": problem,
@@ -93,7 +109,7 @@ class VariantLink(PageView):
     def get(self, request: HttpRequest, original_id: str) -> JsonResponse:
         original = original_or_404(request, original_id)
         try:
-            spec = _builder_spec(_builder_values(request))
+            spec = spec_from_pairs(_builder_pairs(request))
         except InvalidSpec as exc:
             raise DarkroomError(exc.message, code=exc.code, param=exc.param) from exc
         path = builder_link(request, original, spec)

@@ -12,6 +12,7 @@ from .errors import DarkroomError, UploadTooLarge
 from .filenames import display_filename
 from .inspection import EXTENSIONS, ImageFacts, Limits, inspect_image
 from .models import Original, User
+from .signals import original_deleted
 
 logger = logging.getLogger(__name__)
 
@@ -84,16 +85,13 @@ def _extension(original: Original) -> str:
 
 
 def original_delete(*, original: Original) -> None:
-    """Remove the record, then the file when no other record uses the bytes, then every variant of it."""
-    from transforms.cache import variants_purge
-    from transforms.variants import known_originals
-
+    """Remove the record, then the file when no other record uses the bytes, then (through the signal
+    original_deleted, which the variants app receives) every variant of it."""
     with store.locked(original.sha256), transaction.atomic():
         original_id, sha256, extension = original.id, original.sha256, _extension(original)
         original.delete()
         still_used = Original.objects.filter(sha256=sha256).exists()
         if not still_used:
             store.delete(sha256, extension)
-    variants_purge(original_id)
-    known_originals.forget(original_id)
+    original_deleted.send(sender=Original, original_id=original_id, sha256=sha256)
     logger.info("original deleted id=%s sha256=%s file_removed=%s", original_id, sha256, not still_used)

@@ -12,7 +12,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from originals.errors import error_response
-from transforms.cache import redis_tier
 
 from .metrics import exposition
 
@@ -43,7 +42,7 @@ def _check_data_dir() -> str:
 
 
 def _check_redis() -> str:
-    if not redis_tier.configured:
+    if not settings.REDIS_URL:
         return "not configured"
     from django_redis import get_redis_connection
 

@@ -7,6 +7,11 @@ class TransformsConfig(AppConfig):
     name = "transforms"
 
     def ready(self) -> None:
+        from originals.signals import original_deleted
+
         from .signing import presets
+        from .variants import forget_original
 
         presets()  # a malformed VARIANT_PRESETS stops the start, naming the preset
+        # originals knows nothing of variants: a deletion reaches them through its signal.
+        original_deleted.connect(forget_original, dispatch_uid="transforms.forget_original")

@@ -1,73 +1,53 @@
 """Cache hits of /image/<id>/ served ahead of Django: no middleware stack, session or database query.
 
-As whitenoise does for static files, a WSGI wrapper answers what it can answer completely, a variant
-whose original this worker already knows (KnownOriginals) and that Redis or the disk already holds, or a
-304, and hands everything else (misses, refusals, unknown ids, other paths) to Django untouched. The
-headers are the view's own (transforms/http.py); a test checks both paths answer alike.
+As whitenoise does for static files, a WSGI wrapper answers what it can answer completely (a variant whose
+original this worker already knows and that a cache tier holds, or a 304) and hands everything else
+(misses, refusals, unknown ids, other paths) to Django untouched. The answer itself is transforms/answer.py,
+the view's own; this module only reads the environ, checks the Host as Django would, and records the request.
 """
 
-import functools
 import logging
 import re
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
 
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django.http.request import split_domain_port, validate_host
 
 from server.logs import request_id_var
-from server.metrics import BYTES_SERVED, HTTP_RESPONSES, VARIANT_REQUESTS
+from server.middleware import client_ip, record_request
 
-from . import cache, signing
-from .http import body_headers, caching_headers, not_modified, parse_query
-from .spec import InvalidSpec
-from .variants import OriginalFacts, Variant, known_originals, variant_resolve
+from .answer import Answer, VariantRequest, answer
+from .variants import known_originals
 
 logger = logging.getLogger("darkroom.request")
 
 _IMAGE_PATH = re.compile(r"/image/([A-Za-z0-9_-]{1,16})/")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 StartResponse = Callable[..., Any]
-Answer = tuple[str, list[tuple[str, str]], bytes]
+_hosts: dict[str, bool] = {}
 
 
-_MEMO_SIZE = 20_000
-_memo: dict[tuple[str, str, str], Variant | None] = {}
-
-
-def _resolved(facts: OriginalFacts, query: str, accept: str) -> Variant | None:
-    """The variant a query names (None: refused, or not signed as required), remembered per worker.
-
-    Parsing, the signature and the key are pure functions of (original, query, Accept) and the settings,
-    so a hot URL is worked out once; the memo is dropped whenever a setting changes (tests) or it fills.
-    """
-    memo_key = (facts.id, query, accept)
-    if memo_key in _memo:
-        return _memo[memo_key]
-    try:
-        spec, signature = parse_query(query)
-        refused = signing.signature_problem(facts.id, spec, signature) is not None
-        variant = None if refused else variant_resolve(spec, facts, accept=accept)
-    except InvalidSpec:  # malformed, or over an output budget: Django's path answers it
-        variant = None
-    if len(_memo) >= _MEMO_SIZE:
-        _memo.clear()
-    _memo[memo_key] = variant
-    return variant
+def _host_allowed(environ: dict[str, Any]) -> bool:
+    """Django's own ALLOWED_HOSTS check on the request's Host, remembered per host name."""
+    host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+    allowed = _hosts.get(host)
+    if allowed is None:
+        domain, _ = split_domain_port(host)
+        allowed = bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
+        if len(_hosts) < 1000:
+            _hosts[host] = allowed
+    return allowed
 
 
 @receiver(setting_changed)
-def _forget_resolutions(**kwargs: Any) -> None:
-    _memo.clear()
-
-
-@functools.cache
-def _child(metric: Any, *labels: str) -> Any:
-    """A metric's labelled child, looked up once per worker (labels() costs more than the increment)."""
-    return metric.labels(*labels)
+def _forget_hosts(**kwargs: Any) -> None:
+    _hosts.clear()
 
 
 class VariantFastPath:
@@ -77,79 +57,58 @@ class VariantFastPath:
         self.app = app
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        answer = None
-        if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+        started = time.perf_counter()
+        found = None
+        method = environ.get("REQUEST_METHOD")
+        if method in ("GET", "HEAD"):
             match = _IMAGE_PATH.fullmatch(environ.get("PATH_INFO", ""))
             if match is not None:
                 try:
-                    answer = self._answer(environ, match.group(1))
+                    found = self._answer(environ, match.group(1))
                 except Exception:
                     logger.exception("variant fast path failed; handing the request to Django")
-        if answer is None:
+        if found is None:
             return self.app(environ, start_response)
-        status, headers, body = answer
-        start_response(status, headers)
-        return [body]
+        headers = found.headers + self._record(environ, found, started)
+        start_response(f"{found.status} {HTTPStatus(found.status).phrase}", headers)
+        return [found.body]
 
     def _answer(self, environ: dict[str, Any], original_id: str) -> Answer | None:
-        started = time.perf_counter()
-        if settings.SECURE_SSL_REDIRECT and environ.get("HTTP_X_FORWARDED_PROTO", "") != "https":
+        https = environ.get("wsgi.url_scheme") == "https"  # gunicorn sets it from TRUSTED_PROXIES alone
+        if settings.SECURE_SSL_REDIRECT and not https:
             return None  # Django redirects
-        facts = known_originals.get(original_id)
-        if facts is None:
-            return None
-        variant = _resolved(facts, environ.get("QUERY_STRING", ""), environ.get("HTTP_ACCEPT", ""))
-        if variant is None:
-            return None
-        if not_modified(environ.get("HTTP_IF_NONE_MATCH", ""), variant.etag):
-            _child(VARIANT_REQUESTS, "not-modified").inc()
-            return self._finish(environ, "304 Not Modified", caching_headers(variant), b"", started, "")
-        found = cache.lookup(original_id=original_id, key=variant.key, out_format=variant.out_format)
-        if found is None:
-            return None
-        data, tier = found
-        _child(VARIANT_REQUESTS, tier).inc()
-        _child(BYTES_SERVED, "variant").inc(len(data))
-        headers = caching_headers(variant) + body_headers(variant, data, tier, time.perf_counter() - started, None)
-        body = b"" if environ["REQUEST_METHOD"] == "HEAD" else data
-        return self._finish(environ, "200 OK", headers, body, started, tier)
+        if not _host_allowed(environ):
+            return None  # Django answers the 400
+        request = VariantRequest(
+            original_id=original_id,
+            query=environ.get("QUERY_STRING", ""),
+            head=environ["REQUEST_METHOD"] == "HEAD",
+            accept=environ.get("HTTP_ACCEPT", ""),
+            if_none_match=environ.get("HTTP_IF_NONE_MATCH", ""),
+            https=https,
+        )
+        return answer(request, facts_of=known_originals.get, complete=False)
 
-    def _finish(
-        self, environ: dict[str, Any], status: str, headers: list[tuple[str, str]], body: bytes, started: float,
-        tier: str,
-    ) -> Answer:  # fmt: skip
-        if settings.SECURE_HSTS_SECONDS and environ.get("wsgi.url_scheme") == "https":
-            headers.append(("Strict-Transport-Security", f"max-age={settings.SECURE_HSTS_SECONDS}"))
-        code = status.split(" ", 1)[0]
-        _child(HTTP_RESPONSES, "image", code).inc()
+    def _record(self, environ: dict[str, Any], found: Answer, started: float) -> list[tuple[str, str]]:
+        """Count and (when hits are logged) log the request as RequestMiddleware does; the X-Request-ID header."""
         supplied = environ.get("HTTP_X_REQUEST_ID", "")
         request_id = supplied if _REQUEST_ID.fullmatch(supplied) else ""
-        if not settings.LOG_CACHE_HITS:  # every answer here is a hit or a 304: counted, not logged
-            if request_id:  # a client's own id is echoed; none is made up for a line nobody writes
-                headers.append(("X-Request-ID", request_id))
-            return status, headers, body
-        request_id = request_id or uuid.uuid4().hex
-        headers.append(("X-Request-ID", request_id))
-        token = request_id_var.set(request_id)
+        if settings.LOG_CACHE_HITS:
+            request_id = request_id or uuid.uuid4().hex
+        token = request_id_var.set(request_id or "-")
         try:
-            logger.info(
-                "%s %s %s",
-                environ["REQUEST_METHOD"],
-                environ.get("PATH_INFO", ""),
-                code,
-                extra={
-                    "request_id": request_id,
-                    "method": environ["REQUEST_METHOD"],
-                    "path": environ.get("PATH_INFO", ""),
-                    "route": "image",
-                    "status": int(code),
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    "cache": tier,
-                    "bytes": str(len(body)),
-                    "client_ip": environ.get("REMOTE_ADDR", ""),
-                    "fast_path": True,
-                },
+            record_request(
+                method=environ["REQUEST_METHOD"],
+                path=environ.get("PATH_INFO", ""),
+                route="image",
+                status=found.status,
+                seconds=time.perf_counter() - started,
+                cache=found.tier if found.status == 200 else "",
+                length=str(len(found.body)),
+                client=client_ip(environ),
+                request_id=request_id or "-",
             )
         finally:
             request_id_var.reset(token)
-        return status, headers, body
+        # A client's own id is echoed; none is made up for a line nobody writes.
+        return [("X-Request-ID", request_id)] if request_id else []

@@ -1,30 +1,10 @@
 """What a variant request and response say, shared by the Django view and the WSGI fast path."""
 
-from urllib.parse import parse_qsl
-
-from django.conf import settings
-
-from . import signing
 from .pipeline import ENCODERS, Rendered, animation_for
-from .spec import InvalidSpec, VariantSpec, parse
 from .variants import Variant
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 IMAGE_CSP = "default-src 'none'; sandbox"
-MAX_QUERY_LENGTH = 1024
-SIGNATURE_PARAM = frozenset({"sig"})
-
-
-def parse_query(query: str) -> tuple[VariantSpec, str | None]:
-    """The canonical spec and the `sig` parameter of a raw query string, or InvalidSpec naming the problem."""
-    if len(query) > MAX_QUERY_LENGTH:
-        raise InvalidSpec("query", f"The query is longer than {MAX_QUERY_LENGTH} characters.", "query_too_long")
-    pairs = parse_qsl(query, keep_blank_values=True, separator="&")
-    signatures = [value for name, value in pairs if name == "sig"]
-    if len(signatures) > 1:
-        raise InvalidSpec("sig", "sig is given more than once; give it once", "repeated_parameter")
-    spec = parse(pairs, max_side=settings.MAX_OUTPUT_SIDE, ignore=SIGNATURE_PARAM, presets=signing.presets())
-    return spec, signatures[0] if signatures else None
 
 
 def not_modified(if_none_match: str, etag: str) -> bool:

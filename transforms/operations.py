@@ -1,155 +1,70 @@
-"""The operation registry: geometry planning and one small class per image operation, applied in order."""
+"""The operation registry: each operation owns its query parameters, its part of the plan and its pixels.
+
+Adding a parameter is one class here (and its tests): the parser, the canonical query and so the cache key,
+the URL builder's fields, the template tags' keyword arguments, signing's comparison and the README's table
+all read the registry. Operations run in registry order, which is also the order parameters are checked in.
+"""
 
 from __future__ import annotations
 
 import functools
 import io
-import math
-from dataclasses import dataclass, replace
-from typing import ClassVar
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from PIL import Image, ImageCms
 
-from transforms.spec import VariantSpec
+from transforms.formats import DEFAULT_QUALITY, OUTPUT_FORMATS, quality_for
+from transforms.geometry import (
+    CLOCKWISE,
+    EXIF_UPRIGHT,
+    FLIPS,
+    Plan,
+    T,
+    compose,
+    fit_into,
+    swaps_axes,
+)
+from transforms.params import Choice, Integer, Param, QuarterTurn
 
-T = Image.Transpose
+if TYPE_CHECKING:
+    from transforms.spec import VariantSpec
+
+__all__ = ["EXIF_UPRIGHT", "REGISTRY", "Operation", "Plan", "apply_all", "compose", "plan_for", "swaps_axes"]
+
 WHITE = (255, 255, 255)
 # Pillow's own filter choice for thumbnails; with reducing_gap the bulk of a big shrink is a cheap
 # box reduce and LANCZOS only does the last <=3x, so its cost hardly matters.
 RESAMPLE = Image.Resampling.LANCZOS
 REDUCING_GAP = 3.0
 
-# The dihedral group D4 as 2x2 integer matrices (a, b, c, d) acting on centred (x, y), y pointing down.
-_MATRIX: dict[T | None, tuple[int, int, int, int]] = {
-    None: (1, 0, 0, 1),
-    T.FLIP_LEFT_RIGHT: (-1, 0, 0, 1),
-    T.FLIP_TOP_BOTTOM: (1, 0, 0, -1),
-    T.ROTATE_180: (-1, 0, 0, -1),
-    T.ROTATE_90: (0, 1, -1, 0),  # Pillow's ROTATE_90 is counter-clockwise
-    T.ROTATE_270: (0, -1, 1, 0),
-    T.TRANSPOSE: (0, 1, 1, 0),
-    T.TRANSVERSE: (0, -1, -1, 0),
-}
-_ELEMENT = {m: t for t, m in _MATRIX.items()}
-# The transpose that makes a picture with this EXIF orientation upright (as ImageOps.exif_transpose).
-EXIF_UPRIGHT: dict[int, T | None] = {
-    1: None,
-    2: T.FLIP_LEFT_RIGHT,
-    3: T.ROTATE_180,
-    4: T.FLIP_TOP_BOTTOM,
-    5: T.TRANSPOSE,
-    6: T.ROTATE_270,
-    7: T.TRANSVERSE,
-    8: T.ROTATE_90,
-}
-CLOCKWISE: dict[int, T | None] = {0: None, 90: T.ROTATE_270, 180: T.ROTATE_180, 270: T.ROTATE_90}
-FLIPS: dict[str, T | None] = {"": None, "h": T.FLIP_LEFT_RIGHT, "v": T.FLIP_TOP_BOTTOM, "hv": T.ROTATE_180}
-
-
-def compose(*steps: T | None) -> T | None:
-    """The single transpose equal to applying `steps` left to right (None is the identity)."""
-    a, b, c, d = 1, 0, 0, 1
-    for step in steps:
-        p, q, r, s = _MATRIX[step]
-        a, b, c, d = p * a + q * c, p * b + q * d, r * a + s * c, r * b + s * d
-    return _ELEMENT[(a, b, c, d)]
-
-
-def swaps_axes(transform: T | None) -> bool:
-    return _MATRIX[transform][0] == 0
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What the operations do to one picture; sizes are (width, height), boxes in source pixels."""
-
-    transform: T | None  # orientation, rotate and flip as one transpose, applied after the resize
-    source: tuple[int, int]  # size of the decoded (not upright) picture
-    resize: tuple[int, int] | None  # target size in source orientation; None = keep
-    box: tuple[float, float, float, float] | None  # centred region of the source to resize (cover)
-    pad: tuple[int, int] | None  # final upright canvas; None = no padding
-    alpha: bool  # the output format keeps alpha; otherwise flatten on white
-
-    def draft_size(self, gap: float) -> tuple[int, int] | None:
-        """The smallest whole-source decode size that still leaves `gap` times the target pixels."""
-        if self.resize is None:
-            return None
-        x0, y0, x1, y1 = self.box or (0, 0, *self.source)
-        fx, fy = self.resize[0] / (x1 - x0), self.resize[1] / (y1 - y0)
-        return math.ceil(self.source[0] * fx * gap), math.ceil(self.source[1] * fy * gap)
-
-    def with_source(self, size: tuple[int, int]) -> Plan:
-        """The same plan for a source decoded at a reduced size (JPEG draft)."""
-        if size == self.source:
-            return self
-        fx, fy = size[0] / self.source[0], size[1] / self.source[1]
-        box = self.box and (self.box[0] * fx, self.box[1] * fy, self.box[2] * fx, self.box[3] * fy)
-        return replace(self, source=size, box=box)
-
-
-def _target(size: tuple[int, int], spec: VariantSpec) -> tuple[tuple[int, int], tuple[int, int] | None]:
-    """(result size, centred crop size) in upright pixels, never enlarging: a box the picture would
-    have to grow into shrinks proportionally until it does not (cover/fill keep their aspect, pad
-    keeps its aspect around the picture at its own size)."""
-    W, H = size
-    if spec.w is None or spec.h is None or spec.fit == "contain":
-        sx = spec.w / W if spec.w else math.inf
-        sy = spec.h / H if spec.h else math.inf
-        s = min(sx, sy, 1.0)
-        return (max(1, round(W * s)), max(1, round(H * s))), None
-    w, h = spec.w, spec.h
-    enlarge = {"cover": max(w / W, h / H), "fill": max(w / W, h / H), "pad": min(w / W, h / H)}[spec.fit]
-    if enlarge > 1:
-        w, h = max(1, round(w / enlarge)), max(1, round(h / enlarge))
-    if spec.fit == "cover":
-        s = max(w / W, h / H)
-        return (w, h), (max(1, min(W, round(w / s))), max(1, min(H, round(h / s))))
-    return (w, h), None
-
-
-def plan_for(size: tuple[int, int], orientation: int, spec: VariantSpec, alpha: bool) -> Plan:
-    """Turn a spec into a plan for a decoded picture of `size` with EXIF `orientation`."""
-    transform = compose(EXIF_UPRIGHT.get(orientation), CLOCKWISE[spec.rotate], FLIPS[spec.flip])
-    swap = swaps_axes(transform)
-    upright = (size[1], size[0]) if swap else size
-    (tw, th), crop = _target(upright, spec)
-    pad = None
-    if spec.fit == "pad" and spec.w and spec.h:
-        s = min(tw / upright[0], th / upright[1], 1.0)
-        pad, (tw, th) = (tw, th), (max(1, round(upright[0] * s)), max(1, round(upright[1] * s)))
-        pad = None if pad == (tw, th) else pad
-    if swap:
-        tw, th = th, tw
-        crop = crop and (crop[1], crop[0])
-    box = None
-    if crop and crop != size:
-        x0, y0 = (size[0] - crop[0]) / 2, (size[1] - crop[1]) / 2
-        box = (x0, y0, x0 + crop[0], y0 + crop[1])
-    resize = None if (tw, th) == size and box is None else (tw, th)
-    return Plan(transform, size, resize, box, pad, alpha)
-
-
-def output_geometry(upright: tuple[int, int], spec: VariantSpec) -> tuple[tuple[int, int], tuple[int, int]]:
-    """(canvas, picture): the variant's size and the picture's size on it, from the upright size alone."""
-    plan = plan_for(upright, 1, spec, alpha=True)
-    width, height = plan.resize or plan.source
-    picture = (height, width) if swaps_axes(plan.transform) else (width, height)
-    return plan.pad or picture, picture
-
 
 class Operation:
-    """One step of the pipeline; returns the image unchanged when the plan does not need it."""
+    """One step of a variant. Each hook has a do-nothing default, so an operation writes only what it does."""
 
-    name: ClassVar[str]
+    params: ClassVar[tuple[Param[Any], ...]] = ()
+
+    def canonicalize(self, values: dict[str, Any]) -> None:
+        """Rewrite parsed `values` (by parameter name) so that every spelling of one variant is one spec."""
+
+    def transpose(self, spec: VariantSpec) -> T | None:
+        """The transpose this operation adds to the picture's orientation (after EXIF's, in registry order)."""
+        return None
+
+    def plan(self, plan: Plan) -> Plan:
+        """This operation's part of the plan, from the recorded or decoded size alone: no pixels."""
+        return plan
 
     def apply(self, image: Image.Image, plan: Plan) -> Image.Image:
-        raise NotImplementedError
+        """This operation's part of the pixels; returns the image unchanged when the plan does not need it."""
+        return image
 
 
 class ToWorkingMode(Operation):
     """Bring any decoded mode to L, LA, RGB, RGBA or CMYK; 16-bit is scaled to 8 bits, not clipped."""
-
-    name = "mode"
 
     def apply(self, image: Image.Image, plan: Plan) -> Image.Image:
         mode = image.mode
@@ -167,15 +82,77 @@ class ToWorkingMode(Operation):
         return image.convert("RGB")
 
 
-class Resize(Operation):
-    """Shrink to the planned size, cropping the centred box first for cover."""
+class Fit(Operation):
+    """`w`, `h` and `fit`: the box the upright picture meets, never enlarged; the resize that gets it there."""
 
-    name = "resize"
+    params = (
+        Integer("w", None, label="Width", placeholder="any", doc="target box width, in pixels of the upright picture"),
+        Integer("h", None, label="Height", placeholder="any", doc="target box height"),
+        Choice(
+            "fit",
+            "contain",
+            label="Fit",
+            spellings={name: name for name in ("contain", "cover", "fill", "pad")},
+            offered={name: name for name in ("contain", "cover", "fill", "pad")},
+            doc="inside the box; fill it and crop the centre; stretch to it; inside it and pad to it",
+        ),
+    )
+
+    def canonicalize(self, values: dict[str, Any]) -> None:
+        if values.get("w") is None or values.get("h") is None:
+            values.pop("fit", None)  # how a picture meets a box only matters when the box has two sides
+
+    def plan(self, plan: Plan) -> Plan:
+        spec = plan.spec
+        assert spec is not None
+        size, upright = plan.source, plan.upright
+        (tw, th), crop = fit_into(upright, spec.w, spec.h, spec.fit)
+        pad = None
+        if spec.fit == "pad" and spec.w and spec.h:
+            s = min(tw / upright[0], th / upright[1], 1.0)
+            pad, (tw, th) = (tw, th), (max(1, round(upright[0] * s)), max(1, round(upright[1] * s)))
+            pad = None if pad == (tw, th) else pad
+        if swaps_axes(plan.transform):
+            tw, th = th, tw
+            crop = crop and (crop[1], crop[0])
+        box = None
+        if crop and crop != size:
+            x0, y0 = (size[0] - crop[0]) / 2, (size[1] - crop[1]) / 2
+            box = (x0, y0, x0 + crop[0], y0 + crop[1])
+        resize = None if (tw, th) == size and box is None else (tw, th)
+        return replace(plan, resize=resize, box=box, pad=pad)
 
     def apply(self, image: Image.Image, plan: Plan) -> Image.Image:
         if plan.resize is None:
             return image
         return image.resize(plan.resize, RESAMPLE, box=plan.box, reducing_gap=REDUCING_GAP)
+
+
+class Rotate(Operation):
+    """`rotate`: clockwise quarter turns after EXIF orientation; applied with the other transposes."""
+
+    params = (QuarterTurn("rotate", 0, label="Rotate", doc="clockwise, after EXIF orientation"),)
+
+    def transpose(self, spec: VariantSpec) -> T | None:
+        return CLOCKWISE[spec.rotate]
+
+
+class Flip(Operation):
+    """`flip`: mirror left-right, top-bottom or both; applied with the other transposes."""
+
+    params = (
+        Choice(
+            "flip",
+            "",
+            label="Flip",
+            spellings={"h": "h", "v": "v", "hv": "hv", "vh": "hv"},
+            offered={"": "none", "h": "h", "v": "v", "hv": "hv"},
+            doc="mirror left-right, top-bottom, both",
+        ),
+    )
+
+    def transpose(self, spec: VariantSpec) -> T | None:
+        return FLIPS[spec.flip]
 
 
 @functools.lru_cache(maxsize=16)
@@ -188,8 +165,6 @@ def _to_srgb(profile: bytes, in_mode: str, out_mode: str) -> ImageCms.ImageCmsTr
 
 class ToSRGB(Operation):
     """Convert CMYK and ICC-tagged RGB to sRGB; the profile is dropped (untagged output means sRGB)."""
-
-    name = "srgb"
 
     def apply(self, image: Image.Image, plan: Plan) -> Image.Image:
         profile = image.info.get("icc_profile")
@@ -209,8 +184,6 @@ class ToSRGB(Operation):
 class Flatten(Operation):
     """Composite transparent pixels on white when the output format has no alpha."""
 
-    name = "flatten"
-
     def apply(self, image: Image.Image, plan: Plan) -> Image.Image:
         if plan.alpha or image.mode not in ("RGBA", "LA"):
             return image
@@ -223,16 +196,12 @@ class Flatten(Operation):
 class Transpose(Operation):
     """Apply orientation, rotate and flip as one transpose of the (already small) result."""
 
-    name = "transpose"
-
     def apply(self, image: Image.Image, plan: Plan) -> Image.Image:
         return image if plan.transform is None else image.transpose(plan.transform)
 
 
 class Pad(Operation):
     """Centre the picture on the planned canvas: transparent where alpha survives, white otherwise."""
-
-    name = "pad"
 
     def apply(self, image: Image.Image, plan: Plan) -> Image.Image:
         if plan.pad is None:
@@ -249,25 +218,100 @@ class Pad(Operation):
 class Strip(Operation):
     """Drop all metadata (EXIF, GPS, XMP, comments, profiles) so encoders cannot copy it out."""
 
-    name = "strip"
-
     def apply(self, image: Image.Image, plan: Plan) -> Image.Image:
         image.info = {}
         return image
 
 
-OPERATIONS: tuple[Operation, ...] = (
-    ToWorkingMode(),
-    Resize(),
-    ToSRGB(),
-    Flatten(),
-    Transpose(),
-    Pad(),
-    Strip(),
+class Output(Operation):
+    """`fmt` and `q`: the encoding. `q` means nothing for lossless formats or at the format's default."""
+
+    params = (
+        Choice(
+            "fmt",
+            None,
+            label="Format",
+            spellings={**{name: name for name in OUTPUT_FORMATS}, "jpg": "jpeg", "auto": "auto"},
+            offered={"": "as the original", **{name: name for name in OUTPUT_FORMATS}, "auto": "auto"},
+            fold_case=True,
+            doc="output format; `auto` negotiates from the `Accept` header",
+        ),
+        Integer("q", None, label="Quality", placeholder="default", low=1, high=100, doc="quality of lossy formats"),
+    )
+
+    def canonicalize(self, values: dict[str, Any]) -> None:
+        fmt = values.get("fmt")
+        if fmt is not None and fmt != "auto":  # with fmt absent or auto, q waits until the format is known
+            values["q"] = quality_for(fmt, values.get("q"))
+
+
+def import_string(path: str) -> Any:
+    """The object at a dotted path (Django's import_string, which this module may not import)."""
+    module, _, name = path.rpartition(".")
+    return getattr(import_module(module), name)
+
+
+class Registry:
+    """The operations of a variant, in order, and their parameters by name."""
+
+    def __init__(self, operations: tuple[Operation, ...]) -> None:
+        self._set(operations)
+
+    def _set(self, operations: tuple[Operation, ...]) -> None:
+        params: dict[str, Param[Any]] = {}
+        for operation in operations:
+            for param in operation.params:
+                if param.name in params or param.name == "preset":
+                    raise ValueError(f"two operations declare the parameter {param.name!r}")
+                params[param.name] = param
+        self.operations, self.params = operations, params
+
+    def paths(self) -> tuple[str, ...]:
+        """Where each operation's class lives, in order: what a render process needs to hold the same registry."""
+        return tuple(f"{type(operation).__module__}.{type(operation).__qualname__}" for operation in self.operations)
+
+    def load(self, paths: tuple[str, ...]) -> None:
+        """Hold the operations at `paths` (as `paths()` wrote them), in that order, if not already."""
+        if paths != self.paths():
+            self._set(tuple(import_string(path)() for path in paths))
+
+    @contextmanager
+    def extended(self, operation: Operation, *, before: type[Operation] = Output) -> Iterator[None]:
+        """Register `operation` ahead of the first `before` for the duration (tests, plugins being tried)."""
+        saved = self.operations
+        at = next(i for i, existing in enumerate(saved) if isinstance(existing, before))
+        self._set((*saved[:at], operation, *saved[at:]))
+        try:
+            yield
+        finally:
+            self._set(saved)
+
+
+REGISTRY = Registry(
+    (ToWorkingMode(), Fit(), Rotate(), Flip(), ToSRGB(), Flatten(), Transpose(), Pad(), Strip(), Output())
 )
+assert set(DEFAULT_QUALITY) <= set(OUTPUT_FORMATS)
+
+
+def plan_for(size: tuple[int, int], orientation: int, spec: VariantSpec, alpha: bool) -> Plan:
+    """Turn a spec into a plan for a decoded picture of `size` with EXIF `orientation`."""
+    operations = REGISTRY.operations
+    transform = compose(EXIF_UPRIGHT.get(orientation), *(operation.transpose(spec) for operation in operations))
+    plan = Plan(transform, size, resize=None, box=None, pad=None, alpha=alpha, spec=spec)
+    for operation in operations:
+        plan = operation.plan(plan)
+    return plan
+
+
+def output_geometry(upright: tuple[int, int], spec: VariantSpec) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(canvas, picture): the variant's size and the picture's size on it, from the upright size alone."""
+    plan = plan_for(upright, 1, spec, alpha=True)
+    width, height = plan.resize or plan.source
+    picture = (height, width) if swaps_axes(plan.transform) else (width, height)
+    return plan.pad or picture, picture
 
 
 def apply_all(image: Image.Image, plan: Plan) -> Image.Image:
-    for operation in OPERATIONS:
+    for operation in REGISTRY.operations:
         image = operation.apply(image, plan)
     return image

@@ -6,26 +6,16 @@ import contextlib
 import io
 import struct
 import time
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, ClassVar
 
 from PIL import Image, JpegImagePlugin
 
+from transforms.decoders import ALLOWED_DECODERS, exif_orientation
 from transforms.operations import Plan, apply_all, plan_for
 from transforms.spec import DEFAULT_QUALITY, VariantSpec
 
-try:  # HEIC/HEIF is decoded only where pillow-heif is installed.
-    import pillow_heif
-
-    pillow_heif.register_heif_opener()
-    _HEIF: tuple[str, ...] = ("HEIF",)
-except ImportError:  # pragma: no cover - depends on the installation
-    _HEIF = ()
-
-# The one allow-list of decoders: the upload validator and the renderer both pass it to Image.open.
-ALLOWED_DECODERS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF", "AVIF", "TIFF", "BMP", "ICO", *_HEIF)
 PIPELINE_VERSION = "1"
 MAX_FRAMES = 200  # the upload validator refuses more; this only bounds the work if one slips through
 # APNG is a PNG with frames. MPO "frames" (phone depth maps, previews) and TIFF pages are not an animation.
@@ -174,20 +164,6 @@ def _decoding() -> Iterator[None]:
         raise RenderError(f"image is too large to decode: {exc}") from exc
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, struct.error) as exc:
         raise RenderError(f"cannot decode image: {exc or type(exc).__name__}") from exc
-
-
-# A broken EXIF block only loses the orientation, never the picture (exif_orientation); Pillow's warning
-# about it would say so again on stderr for every such upload.
-warnings.filterwarnings("ignore", message="Corrupt EXIF data", category=UserWarning, module="PIL.TiffImagePlugin")
-
-
-def exif_orientation(image: Image.Image) -> int:
-    """The EXIF orientation (1-8) of an opened image; 1 when it has none or its EXIF block is broken."""
-    try:
-        value = image.getexif().get(0x0112, 1)
-    except Exception:  # noqa: BLE001 - whatever a broken EXIF block raises, the picture is still good
-        return 1
-    return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
 def _decode(source: bytes, spec: VariantSpec, encoder: Encoder) -> tuple[Image.Image, Plan]:

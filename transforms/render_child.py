@@ -5,6 +5,9 @@ query, an output format and a deadline; the answer is the encoded bytes and what
 peak RSS, reset before each job). The web worker that started it can kill it at any moment (past the
 deadline, over the memory limit) and lose nothing but this process.
 
+A job also lists the worker's operations (their import paths, in order), so an operation registered in the
+worker (a plugin, a test's) is the render process's too.
+
 Frames, both ways: 4 bytes of big-endian length, a JSON header, then the header's `bytes` of payload.
 """
 
@@ -21,6 +24,7 @@ from urllib.parse import parse_qsl
 
 from PIL import Image
 
+from transforms.operations import REGISTRY
 from transforms.pipeline import RenderError, RenderTimeout, render
 from transforms.spec import parse
 
@@ -75,6 +79,7 @@ def _reset_peak() -> None:
 def run_job(header: dict[str, Any], source: bytes) -> tuple[dict[str, Any], bytes]:
     """Render one job; every failure is an answer, never an exception."""
     try:
+        REGISTRY.load(tuple(header["operations"]))  # the web worker's operations, in its order
         spec = parse(parse_qsl(header["query"], keep_blank_values=True), max_side=_ANY_SIDE)
         result = render(source, spec, header["format"], deadline=header["deadline"], max_frames=header["max_frames"])
     except RenderTimeout as exc:

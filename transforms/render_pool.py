@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .operations import REGISTRY
 from .pipeline import Rendered, RenderError, RenderTimeout
 from .render_child import encode_frame, rss_bytes
 from .spec import VariantSpec
@@ -107,7 +108,13 @@ class RenderProcess:
     def run(
         self, source: bytes, spec: VariantSpec, out_format: str, *, deadline: float, max_frames: int, memory_limit: int
     ) -> Rendered:
-        job = {"query": spec.canonical_query, "format": out_format, "deadline": deadline, "max_frames": max_frames}
+        job = {
+            "query": spec.canonical_query,
+            "format": out_format,
+            "deadline": deadline,
+            "max_frames": max_frames,
+            "operations": REGISTRY.paths(),
+        }
         stdin = self.process.stdin
         assert stdin is not None
         try:

@@ -63,12 +63,15 @@ def presets() -> dict[str, VariantSpec]:
 
 
 def is_public(spec: VariantSpec) -> bool:
-    """In `presets` mode, what may be served unsigned: a preset, or a ladder width alone (any format)."""
-    geometry = VariantSpec(w=spec.w, h=spec.h, fit=spec.fit, rotate=spec.rotate, flip=spec.flip, q=spec.q)
-    for preset in presets().values():
-        if geometry == VariantSpec(preset.w, preset.h, preset.fit, preset.rotate, preset.flip, q=preset.q):
-            return True
-    return geometry == VariantSpec(w=spec.w) and spec.w in settings.WIDTH_LADDER
+    """In `presets` mode, what may be served unsigned: a preset, or a ladder width alone, in any format.
+
+    Whole specs are compared (every registered parameter but `fmt`), so a parameter added to the registry can
+    never be slipped past signing beside a preset or a ladder width.
+    """
+    asked = spec.replace(fmt=None)
+    if any(asked == preset.replace(fmt=None) for preset in presets().values()):
+        return True
+    return asked == VariantSpec(w=spec.w) and spec.w in settings.WIDTH_LADDER
 
 
 def signature_problem(original_id: str, spec: VariantSpec, signature: str | None) -> tuple[str, str] | None:

@@ -1,4 +1,8 @@
-"""Parse, validate and canonicalise a variant URL's query (DESIGN.md §4) into an immutable VariantSpec."""
+"""Parse, validate and canonicalise a variant URL's query (DESIGN.md §4) into an immutable VariantSpec.
+
+Which parameters exist, how each value is read and written, and how spellings collapse into one variant is
+declared by the operations (transforms/operations.py); this module only walks the registry.
+"""
 
 # Decisions beyond DESIGN.md, so that one variant has one spelling and hostile input costs microseconds:
 # - Parameter names are case-sensitive (`W=300` is unknown). Keyword values are lowercase only
@@ -11,84 +15,142 @@
 #   lossy `fmt`, when it equals that format's default; with `fmt` absent or `auto` it is kept until
 #   `VariantSpec.for_output` knows the format.
 # - Structural errors (unknown, repeated, empty) are reported in query order, before any value is read;
-#   then values are checked in the order of `PARAMETERS`.
+#   then values are checked in the registry's order.
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
-from typing import Literal, TypeVar
+from collections.abc import Iterable, Mapping
+from dataclasses import FrozenInstanceError
+from typing import Any, Literal, cast
 from urllib.parse import urlencode
+
+from transforms.formats import DEFAULT_QUALITY, LOSSY_FORMATS, OUTPUT_FORMATS, default_format, quality_for
+from transforms.operations import REGISTRY
+from transforms.params import InvalidSpec, Limits, echo
+
+__all__ = [
+    "DEFAULT_QUALITY",
+    "LOSSY_FORMATS",
+    "MAX_OUTPUT_SIDE",
+    "OUTPUT_FORMATS",
+    "PRESET",
+    "Fit",
+    "InvalidSpec",
+    "Limits",
+    "VariantSpec",
+    "accepts_webp",
+    "default_format",
+    "output_format",
+    "parse",
+]
 
 Fit = Literal["contain", "cover", "fill", "pad"]
 
-OUTPUT_FORMATS = ("jpeg", "png", "webp", "avif", "gif")
-LOSSY_FORMATS = frozenset({"jpeg", "webp", "avif"})
-DEFAULT_QUALITY: dict[str, int] = {"jpeg": 82, "webp": 80, "avif": 60}
-MAX_OUTPUT_SIDE = 8192
-PARAMETERS = ("w", "h", "fit", "rotate", "flip", "fmt", "q", "preset")
+MAX_OUTPUT_SIDE = Limits().max_side
+PRESET = "preset"
 # A preset fixes the geometry and quality; only these may be given beside it.
-PRESET_COMPANIONS = frozenset({"preset", "fmt"})
-
-_T = TypeVar("_T")
-_DIGITS = re.compile(r"[0-9]+")
-_MAX_DIGITS = 9
-_ECHO_CHARS = 40
-_FITS: dict[str, Fit] = {"contain": "contain", "cover": "cover", "fill": "fill", "pad": "pad"}
-_FLIPS = {"h": "h", "v": "v", "hv": "hv", "vh": "hv"}
-_ROTATIONS = (0, 90, 180, 270)
-_FORMATS = {**{name: name for name in OUTPUT_FORMATS}, "jpg": "jpeg", "auto": "auto"}
-_WEB_FORMATS = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "AVIF": "avif"}
+PRESET_COMPANIONS = frozenset({PRESET, "fmt"})
 _QVALUE = re.compile(r"0(\.[0-9]{0,3})?|1(\.0{0,3})?")
 
 
-class InvalidSpec(ValueError):
-    """A variant query that cannot be served; `param` names the culprit, `code` is stable."""
+class VariantSpec:
+    """One variant of an original: the value of each registered parameter that differs from its default.
 
-    status = 400
+    Immutable and hashable; two specs are equal when they name the same variant. It is canonical when it comes
+    from `parse` (or `canonical`); code may build others, e.g. `VariantSpec(w=300, fmt="webp")`.
+    """
 
-    def __init__(self, param: str, message: str, code: str) -> None:
-        super().__init__(message)
-        self.param = param
-        self.message = message
-        self.code = code
+    __slots__ = ("_items",)
+    _items: tuple[tuple[str, Any], ...]
+
+    def __init__(self, **values: Any) -> None:
+        params = REGISTRY.params
+        items = []
+        for name, value in values.items():
+            param = params.get(name)
+            if param is None:
+                raise TypeError(f"VariantSpec has no parameter {name!r}; the registry has {', '.join(params)}")
+            if value != param.default:
+                items.append((name, value))
+        object.__setattr__(self, "_items", tuple(sorted(items)))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def value(self, name: str) -> Any:
+        """The value of parameter `name`: as given, or its default."""
+        for item_name, value in self._items:
+            if item_name == name:
+                return value
+        return REGISTRY.params[name].default
+
+    def items(self) -> tuple[tuple[str, Any], ...]:
+        """(name, value) of every parameter that is not at its default, by name."""
+        return self._items
+
+    def replace(self, **changes: Any) -> VariantSpec:
+        return VariantSpec(**{**dict(self._items), **changes})
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, VariantSpec) and self._items == other._items
+
+    def __hash__(self) -> int:
+        return hash(self._items)
 
     def __repr__(self) -> str:
-        return f"InvalidSpec(param={self.param!r}, message={self.message!r}, code={self.code!r})"
+        given = dict(self._items)
+        shown = ", ".join(f"{name}={given[name]!r}" for name in REGISTRY.params if name in given)
+        return f"VariantSpec({shown})"
 
+    # Typed views of the parameters the rest of the service reads; every other one is `value(name)`.
+    @property
+    def w(self) -> int | None:
+        return cast(int | None, self.value("w"))
 
-@dataclass(frozen=True, slots=True)
-class VariantSpec:
-    """One variant of an original, in canonical form when it comes from `parse`."""
+    @property
+    def h(self) -> int | None:
+        return cast(int | None, self.value("h"))
 
-    w: int | None = None
-    h: int | None = None
-    fit: Fit = "contain"
-    rotate: int = 0
-    flip: str = ""
-    fmt: str | None = None
-    q: int | None = None
+    @property
+    def fit(self) -> Fit:
+        return cast(Fit, self.value("fit"))
+
+    @property
+    def rotate(self) -> int:
+        return cast(int, self.value("rotate"))
+
+    @property
+    def flip(self) -> str:
+        return cast(str, self.value("flip"))
+
+    @property
+    def fmt(self) -> str | None:
+        return cast(str | None, self.value("fmt"))
+
+    @property
+    def q(self) -> int | None:
+        return cast(int | None, self.value("q"))
 
     @property
     def canonical_query(self) -> str:
         """The one spelling of this spec: names sorted, defaults left out; "" for the identity."""
-        items = {
-            "fit": None if self.fit == "contain" else self.fit,
-            "flip": self.flip or None,
-            "fmt": self.fmt,
-            "h": self.h,
-            "q": self.q,
-            "rotate": self.rotate or None,
-            "w": self.w,
-        }
-        return urlencode([(name, str(value)) for name, value in sorted(items.items()) if value is not None])
+        params = REGISTRY.params
+        return urlencode([(name, params[name].format(value)) for name, value in self._items])
 
     def for_output(self, fmt: str) -> VariantSpec:
         """This spec as rendered to the concrete format `fmt`, with `q` canonicalised for it."""
         if fmt not in OUTPUT_FORMATS:
             raise ValueError(f"for_output needs one of {', '.join(OUTPUT_FORMATS)}, got {fmt!r}")
-        return replace(self, fmt=fmt, q=_quality_for(fmt, self.q))
+        return self.replace(fmt=fmt, q=quality_for(fmt, self.q))
+
+
+def canonical(values: Mapping[str, Any]) -> VariantSpec:
+    """The spec of parsed `values`, after every operation has collapsed its spellings into one."""
+    collapsed = dict(values)
+    for operation in REGISTRY.operations:
+        operation.canonicalize(collapsed)
+    return VariantSpec(**collapsed)
 
 
 def parse(
@@ -97,31 +159,23 @@ def parse(
     max_side: int = MAX_OUTPUT_SIDE,
     ignore: frozenset[str] = frozenset(),
     presets: Mapping[str, VariantSpec] | None = None,
+    limits: Limits | None = None,
 ) -> VariantSpec:
     """Turn raw query pairs into a canonical VariantSpec, or raise InvalidSpec naming the parameter."""
+    limits = limits or Limits(max_side=max_side)
     raw = _collect(pairs, ignore)
-    if "preset" in raw:
-        return _from_preset(raw, presets or {})
-    w = _optional(raw, "w", lambda v: _integer("w", v, 1, max_side))
-    h = _optional(raw, "h", lambda v: _integer("h", v, 1, max_side))
-    fit = _optional(raw, "fit", lambda v: _choice("fit", v, _FITS)) or "contain"
-    rotate = _optional(raw, "rotate", _rotation) or 0
-    flip = _optional(raw, "flip", lambda v: _choice("flip", v, _FLIPS)) or ""
-    fmt = _optional(raw, "fmt", _format)
-    q = _optional(raw, "q", lambda v: _integer("q", v, 1, 100))
-    if w is None or h is None:
-        fit = "contain"
-    if fmt is not None and fmt != "auto":
-        q = _quality_for(fmt, q)
-    return VariantSpec(w=w, h=h, fit=fit, rotate=rotate, flip=flip, fmt=fmt, q=q)
+    if PRESET in raw:
+        return _from_preset(raw, presets or {}, limits)
+    values = {name: param.parse(raw[name], limits) for name, param in REGISTRY.params.items() if name in raw}
+    return canonical(values)
 
 
-def _from_preset(raw: Mapping[str, str], presets: Mapping[str, VariantSpec]) -> VariantSpec:
+def _from_preset(raw: Mapping[str, str], presets: Mapping[str, VariantSpec], limits: Limits) -> VariantSpec:
     """`preset=<name>` (optionally with `fmt`) is the preset's spec; it is one variant with its expansion."""
-    name = raw["preset"]
+    name = raw[PRESET]
     if name not in presets:
         known = ", ".join(sorted(presets)) or "none are configured"
-        raise InvalidSpec("preset", f"preset must be one of: {known}; got {_echo(name)}", "invalid_parameter")
+        raise InvalidSpec(PRESET, f"preset must be one of: {known}; got {echo(name)}", "invalid_parameter")
     extra = sorted(set(raw) - PRESET_COMPANIONS)
     if extra:
         raise InvalidSpec(
@@ -130,10 +184,9 @@ def _from_preset(raw: Mapping[str, str], presets: Mapping[str, VariantSpec]) -> 
             "conflicting_parameter",
         )
     spec = presets[name]
-    fmt = _optional(raw, "fmt", _format)
-    if fmt is None:
+    if "fmt" not in raw:
         return spec
-    return replace(spec, fmt=fmt, q=spec.q if fmt == "auto" else _quality_for(fmt, spec.q))
+    return canonical({**dict(spec.items()), "fmt": REGISTRY.params["fmt"].parse(raw["fmt"], limits)})
 
 
 def output_format(
@@ -160,14 +213,15 @@ def accepts_webp(accept: str) -> bool:
 
 
 def _collect(pairs: Iterable[tuple[str, str]], ignore: frozenset[str]) -> dict[str, str]:
+    names = REGISTRY.params
     raw: dict[str, str] = {}
     for name, value in pairs:
         if name in ignore:
             continue
-        if name not in PARAMETERS:
+        if name not in names and name != PRESET:
             raise InvalidSpec(
                 name,
-                f"{_echo(name)} is not a parameter; use one of {', '.join(PARAMETERS)}",
+                f"{echo(name)} is not a parameter; use one of {', '.join((*names, PRESET))}",
                 "unknown_parameter",
             )
         if name in raw:
@@ -176,55 +230,6 @@ def _collect(pairs: Iterable[tuple[str, str]], ignore: frozenset[str]) -> dict[s
             raise InvalidSpec(name, f"{name} is empty; give it a value or leave it out", "empty_parameter")
         raw[name] = value
     return raw
-
-
-def _optional(raw: Mapping[str, str], name: str, convert: Callable[[str], _T]) -> _T | None:
-    value = raw.get(name)
-    return None if value is None else convert(value)
-
-
-def _integer(name: str, value: str, low: int, high: int) -> int:
-    problem = f"{name} must be an integer from {low} to {high}, got {_echo(value)}"
-    if not _DIGITS.fullmatch(value):
-        raise InvalidSpec(name, problem, "invalid_parameter")
-    # Length first: int() of a huge digit string is slow, and above 4300 digits it raises.
-    if len(value) > _MAX_DIGITS or not low <= int(value) <= high:
-        raise InvalidSpec(name, problem, "out_of_range")
-    return int(value)
-
-
-def _rotation(value: str) -> int:
-    choices = ", ".join(map(str, _ROTATIONS))
-    problem = f"rotate must be one of {choices} (degrees clockwise), got {_echo(value)}"
-    if not _DIGITS.fullmatch(value) or len(value) > _MAX_DIGITS or int(value) not in _ROTATIONS:
-        raise InvalidSpec("rotate", problem, "invalid_parameter")
-    return int(value)
-
-
-def _format(value: str) -> str:
-    # Fold case only for ASCII: str.lower() maps some non-ASCII letters onto ASCII ones.
-    return _choice("fmt", value.lower() if value.isascii() else value, _FORMATS, shown=value)
-
-
-def _choice(name: str, value: str, choices: Mapping[str, _T], shown: str | None = None) -> _T:
-    if value in choices:
-        return choices[value]
-    problem = f"{name} must be one of {', '.join(choices)}, got {_echo(value if shown is None else shown)}"
-    raise InvalidSpec(name, problem, "invalid_parameter")
-
-
-def _quality_for(fmt: str, q: int | None) -> int | None:
-    if fmt not in LOSSY_FORMATS or q == DEFAULT_QUALITY[fmt]:
-        return None
-    return q
-
-
-def default_format(original_format: str, has_alpha: bool) -> str:
-    """The format a variant gets when `fmt` is not given: the original's if browsers show it, else JPEG or PNG."""
-    web_format = _WEB_FORMATS.get(original_format.upper())
-    if web_format is not None:
-        return web_format
-    return "png" if has_alpha else "jpeg"
 
 
 def _media_ranges(accept: str) -> Iterable[tuple[str, float]]:
@@ -242,10 +247,3 @@ def _qvalue(params: list[str]) -> float:
             # only costs bytes.
             return float(value) if _QVALUE.fullmatch(value) else 0.0
     return 1.0
-
-
-def _echo(text: str) -> str:
-    """`text` quoted with escapes, cut short so a hostile value is not reflected whole."""
-    if len(text) > _ECHO_CHARS:
-        return repr(text[:_ECHO_CHARS]) + "…"
-    return repr(text)

@@ -11,7 +11,7 @@ from django.conf import settings
 from originals import store
 from originals.inspection import EXTENSIONS
 from originals.models import Original
-from server.metrics import RENDER_PEAK_BYTES, RENDER_SECONDS, VARIANT_REQUESTS
+from server.metrics import RENDER_PEAK_BYTES, RENDER_SECONDS
 
 from . import cache
 from .budgets import OutputBudget, check_output, fits_format
@@ -81,6 +81,12 @@ class KnownOriginals:
 
 
 known_originals = KnownOriginals()
+
+
+def forget_original(sender: object, *, original_id: str, **kwargs: object) -> None:
+    """An original was deleted (originals.signals.original_deleted): its variants and this worker's facts go."""
+    cache.variants_purge(original_id)
+    known_originals.forget(original_id)
 
 
 @dataclass(frozen=True)
@@ -203,5 +209,4 @@ def variant_fetch(variant: Variant, *, admit: Callable[[], None] | None = None) 
     data, tier = cache.fetch_or_render(
         original_id=variant.original.id, key=variant.key, out_format=variant.out_format, render=render_now, admit=admit
     )
-    VARIANT_REQUESTS.labels(tier=tier).inc()
     return Fetched(data, tier, rendered[0] if rendered else None)

@@ -9,15 +9,14 @@
   const urlField = document.getElementById("variant-url");
   const refusal = document.getElementById("builder-error");
   const copy = document.getElementById("copy-url");
-  const NAMES = ["fit", "flip", "fmt", "h", "q", "rotate", "w"];
+  const fields = Array.from(form.querySelectorAll("[data-param]")); // one per parameter the server knows
   let timer = null;
 
   function query() {
     const params = new URLSearchParams();
-    for (const name of NAMES) {
-      const field = form.elements.namedItem(name);
-      const value = field ? field.value.trim() : "";
-      if (value) params.append(name, value);
+    for (const field of fields) {
+      const value = field.value.trim();
+      if (value) params.append(field.name, value);
     }
     return params.toString();
   }

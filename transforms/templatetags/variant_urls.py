@@ -1,7 +1,6 @@
 """Template tags that write variant URLs, srcsets and whole `<img>` elements, all through transforms.links."""
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any, Protocol
 
 from django import template
@@ -9,10 +8,10 @@ from django.conf import settings
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from transforms import signing
 from transforms.links import variant_path
-from transforms.operations import output_geometry
-from transforms.spec import PARAMETERS, VariantSpec, parse
+from transforms.operations import REGISTRY, output_geometry
+from transforms.queries import spec_from_keywords
+from transforms.spec import PRESET, VariantSpec
 
 register = template.Library()
 
@@ -29,8 +28,7 @@ class Picture(Protocol):
 
 def variant_spec(params: Mapping[str, Any]) -> VariantSpec:
     """The canonical spec for a template's keyword arguments (`preset="thumbnail"` too), checked like a URL's query."""
-    pairs = [(name, str(value)) for name, value in params.items() if value is not None and value != ""]
-    return parse(pairs, max_side=settings.MAX_OUTPUT_SIDE, presets=signing.presets())
+    return spec_from_keywords(params)
 
 
 def output_size(picture: Picture, spec: VariantSpec) -> tuple[int, int]:
@@ -43,7 +41,7 @@ def _scaled(spec: VariantSpec, factor: int) -> VariantSpec | None:
     h = spec.h * factor if spec.h else None
     if max(w or 0, h or 0) > settings.MAX_OUTPUT_SIDE:
         return None
-    return replace(spec, w=w, h=h)
+    return spec.replace(w=w, h=h)
 
 
 def srcset_candidates(picture: Picture, spec: VariantSpec) -> list[tuple[str, int]]:
@@ -67,8 +65,9 @@ def _srcset(candidates: list[tuple[str, int]]) -> str:
 
 
 def _split(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    spec = {name: value for name, value in kwargs.items() if name in PARAMETERS}
-    attributes = {name: value for name, value in kwargs.items() if name not in PARAMETERS}
+    names = {*REGISTRY.params, PRESET}  # every parameter the registry knows is a keyword of the tags
+    spec = {name: value for name, value in kwargs.items() if name in names}
+    attributes = {name: value for name, value in kwargs.items() if name not in names}
     return spec, attributes
 
 

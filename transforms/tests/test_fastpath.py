@@ -135,3 +135,25 @@ def test_deleting_forgets_the_original(original_id: str, django_user_model):
     assert client.delete(f"/api/v1/originals/{original_id}/").status_code == 204
     assert known_originals.get(original_id) is None
     assert call(application, f"/image/{original_id}/", "w=80")[0] == 404
+
+
+def test_both_paths_send_the_same_headers_security_ones_included(original_id: str):
+    """Every header of Django's answer, the middleware's security headers too, and no more (issue 16)."""
+    path = f"/image/{original_id}/"
+    call(django_application, path, "w=90")
+    fast = call(application, path, "w=90")
+    slow = call(django_application, path, "w=90")
+    assert fast[1]["x-cache"].startswith("hit-")
+    assert set(fast[1]) - VOLATILE == set(slow[1]) - VOLATILE
+    for name in ("x-frame-options", "referrer-policy", "cross-origin-opener-policy", "x-content-type-options"):
+        assert fast[1][name] == slow[1][name], name
+
+
+@override_settings(ALLOWED_HOSTS=["images.example.com"])
+def test_a_host_django_refuses_is_refused_on_the_fast_path_too(original_id: str):
+    path = f"/image/{original_id}/"
+    call(django_application, path, "w=91", host="images.example.com")
+    good = call(application, path, "w=91", host="images.example.com")
+    assert good[0] == 200 and good[1]["x-cache"].startswith("hit-")
+    bad = call(application, path, "w=91", host="evil.example.net")
+    assert bad[0] == 400 and "x-cache" not in bad[1], "handed to Django, which refuses the Host"

@@ -1,0 +1,211 @@
+"""One answer to a GET or HEAD of /image/<id>/?<query>, for the Django view and the WSGI fast path alike.
+
+The query (400), the signature (403), the original (404), the output budget (400/422), the 304, the cache
+tiers and the render, the headers and the counting are here once. The fast path asks only for what needs no
+database and no render (a hit or a 304) and hands everything else to Django, whose view asks for all of it.
+"""
+
+import functools
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+from originals.errors import error_payload
+from server.metrics import BYTES_SERVED, VARIANT_REQUESTS
+
+from . import cache, signing
+from .http import body_headers, caching_headers, not_modified
+from .pipeline import RenderError, RenderTimeout
+from .queries import spec_from_query
+from .render_pool import RenderCrashed, RenderOverMemory
+from .spec import InvalidSpec, VariantSpec
+from .throttles import RendersThrottled
+from .variants import OriginalFacts, Overloaded, Variant, variant_fetch, variant_resolve
+
+logger = logging.getLogger(__name__)
+
+FactsOf = Callable[[str], OriginalFacts | None]
+
+
+@dataclass(frozen=True)
+class VariantRequest:
+    """What a variant request says, read off Django's request or a WSGI environ."""
+
+    original_id: str
+    query: str
+    head: bool = False
+    accept: str = ""
+    if_none_match: str = ""
+    https: bool = False
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A complete response; `tier` (hit-*, miss, not-modified, or "" for a refusal) is for logs and metrics."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    tier: str = ""
+
+
+def refusal(
+    status: int, message: str, code: str, param: str | None = None, *, retry_after: int | None = None
+) -> Answer:
+    """The house's JSON error, never cached for long."""
+    body = json.dumps(error_payload(message, code, param)).encode()
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Cache-Control", "no-store")]
+    if retry_after is not None:
+        headers.append(("Retry-After", str(retry_after)))
+    return Answer(status, headers, body)
+
+
+def security_headers(https: bool) -> list[tuple[str, str]]:
+    """What Django's SecurityMiddleware and XFrameOptionsMiddleware add, so both paths send the same."""
+    headers = [
+        ("Referrer-Policy", settings.SECURE_REFERRER_POLICY),
+        ("Cross-Origin-Opener-Policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY),
+        ("X-Frame-Options", settings.X_FRAME_OPTIONS),
+    ]
+    if https and settings.SECURE_HSTS_SECONDS:
+        headers.append(("Strict-Transport-Security", f"max-age={settings.SECURE_HSTS_SECONDS}"))
+    return headers
+
+
+class Resolutions:
+    """This worker's memory of what hot URLs mean: parse, signature and key are worked out once per URL.
+
+    They are pure functions of (original, query, Accept) and the settings; the memory is dropped whenever a
+    setting changes (tests) or it fills.
+    """
+
+    size = 20_000
+
+    def __init__(self) -> None:
+        self._queries: dict[tuple[str, str], VariantSpec | Answer] = {}
+        self._variants: dict[tuple[str, str, str], Variant | Answer] = {}
+
+    def reset(self) -> None:
+        self._queries.clear()
+        self._variants.clear()
+
+    def query(self, original_id: str, query: str) -> VariantSpec | Answer:
+        """The spec a query names for this original, or the 400/403 refusing it."""
+        key = (original_id, query)
+        found = self._queries.get(key)
+        if found is None:
+            found = self._remember(self._queries, key, _checked_query(original_id, query))
+        return found
+
+    def variant(self, facts: OriginalFacts, spec: VariantSpec, query: str, accept: str) -> Variant | Answer:
+        """The variant (format, key) for this original and Accept header, or the 400/422 of its budget."""
+        key = (facts.id, query, accept)
+        found = self._variants.get(key)
+        if found is None:
+            try:
+                resolved: Variant | Answer = variant_resolve(spec, facts, accept=accept)
+            except InvalidSpec as exc:  # over an output budget
+                resolved = refusal(exc.status, exc.message, exc.code, exc.param)
+            found = self._remember(self._variants, key, resolved)
+        return found
+
+    def _remember(self, memo: dict[Any, Any], key: Any, value: Any) -> Any:
+        if len(memo) >= self.size:
+            memo.clear()
+        memo[key] = value
+        return value
+
+
+def _checked_query(original_id: str, query: str) -> VariantSpec | Answer:
+    try:
+        spec, signature = spec_from_query(query)
+    except InvalidSpec as exc:
+        return refusal(exc.status, exc.message, exc.code, exc.param)
+    problem = signing.signature_problem(original_id, spec, signature)
+    if problem is not None:
+        return refusal(403, problem[1], problem[0], "sig")
+    return spec
+
+
+resolutions = Resolutions()
+
+
+@receiver(setting_changed)
+def _forget_resolutions(**kwargs: Any) -> None:
+    resolutions.reset()
+
+
+@functools.cache
+def _child(metric: Any, *labels: str) -> Any:
+    """A metric's labelled child, looked up once per worker (labels() costs more than the increment)."""
+    return metric.labels(*labels)
+
+
+def answer(
+    request: VariantRequest, *, facts_of: FactsOf, complete: bool, admit: Callable[[], None] | None = None
+) -> Answer | None:
+    """The response to `request`. With `complete` false (the fast path) only a hit or a 304 is answered and
+    None means "ask Django"; with it true (the view) every request gets its answer, `admit` asked before a render.
+    """
+    started = time.perf_counter()
+    checked = resolutions.query(request.original_id, request.query)
+    if isinstance(checked, Answer):
+        return checked if complete else None
+    facts = facts_of(request.original_id)
+    if facts is None:
+        message = f"No original has the id {request.original_id[:40]!r}."
+        return refusal(404, message, "not_found", "id") if complete else None
+    variant = resolutions.variant(facts, checked, request.query, request.accept)
+    if isinstance(variant, Answer):
+        return variant if complete else None
+    headers = caching_headers(variant) + security_headers(request.https)
+    if not_modified(request.if_none_match, variant.etag):
+        _child(VARIANT_REQUESTS, "not-modified").inc()
+        return Answer(304, headers, b"", "not-modified")
+    if complete:
+        fetched = _fetch(variant, admit)
+        if isinstance(fetched, Answer):
+            return fetched
+        data, tier, rendered = fetched.data, fetched.tier, fetched.rendered
+    else:
+        found = cache.lookup(original_id=facts.id, key=variant.key, out_format=variant.out_format)
+        if found is None:
+            return None
+        (data, tier), rendered = found, None
+    _child(VARIANT_REQUESTS, tier).inc()
+    _child(BYTES_SERVED, "variant").inc(len(data))
+    headers += body_headers(variant, data, tier, time.perf_counter() - started, rendered)
+    return Answer(200, headers, b"" if request.head else data, tier)
+
+
+def _fetch(variant: Variant, admit: Callable[[], None] | None) -> Any:
+    """The variant's bytes from a tier or a render, or the refusal that says why not."""
+    original = variant.original
+    try:
+        return variant_fetch(variant, admit=admit)
+    except RendersThrottled as exc:
+        message = f"Too many new variants from this client; try again in {exc.wait} seconds."
+        return refusal(429, message, "throttled", retry_after=exc.wait)
+    except FileNotFoundError:
+        logger.error("original %s (sha256 %s) has no file in the store", original.id, original.sha256)
+        return refusal(404, "The original's file is missing from the store.", "original_missing")
+    except RenderTimeout:
+        return refusal(503, "The render ran past its time budget; try again later.", "render_timeout", retry_after=5)
+    except RenderOverMemory:
+        limit = settings.RENDER_MEMORY_LIMIT // 2**20
+        message = f"The render needed more than the {limit} MiB a render may use; ask for a smaller variant."
+        return refusal(422, message, "render_too_large")
+    except RenderCrashed:
+        logger.error("render of %s for %s failed in its process", variant.key, original.id)
+        return refusal(503, "The render failed; try again later.", "render_failed", retry_after=5)
+    except Overloaded:
+        return refusal(503, "Every render slot is busy; try again shortly.", "overloaded", retry_after=2)
+    except RenderError as exc:
+        return refusal(422, f"The original cannot be rendered: {exc}", "corrupt_image")

@@ -1,0 +1,138 @@
+"""Parameter types of variant URLs: how one query value is parsed strictly, spelled canonically and offered."""
+
+# Strictness, the same for every parameter: integers are ASCII digits only (Python's int() would take ' 300',
+# '+300', '3_00' and '٣٠٠'), at most nine of them (int() of a long digit string is slow, and above 4300 digits
+# it raises); keywords are matched exactly, and only a parameter that says so folds ASCII case (str.lower()
+# maps some non-ASCII letters onto ASCII ones). Nothing is clamped. Every refusal names its parameter.
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+_DIGITS = re.compile(r"[0-9]+")
+_MAX_DIGITS = 9
+_ECHO_CHARS = 40
+
+
+class InvalidSpec(ValueError):
+    """A variant query that cannot be served; `param` names the culprit, `code` is stable."""
+
+    status = 400
+
+    def __init__(self, param: str, message: str, code: str) -> None:
+        super().__init__(message)
+        self.param = param
+        self.message = message
+        self.code = code
+
+    def __repr__(self) -> str:
+        return f"InvalidSpec(param={self.param!r}, message={self.message!r}, code={self.code!r})"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The settings' bounds that parsing needs, passed in as a value (the parser reads no settings)."""
+
+    max_side: int = 8192
+
+
+def echo(text: str) -> str:
+    """`text` quoted with escapes, cut short so a hostile value is not reflected whole."""
+    if len(text) > _ECHO_CHARS:
+        return repr(text[:_ECHO_CHARS]) + "…"
+    return repr(text)
+
+
+@dataclass(frozen=True)
+class Param(Generic[T]):
+    """One query parameter: its name, its default, and (in subclasses) how a value is read and written.
+
+    `label`, `placeholder` and `doc` describe it to people: the URL builder's field and the README's table.
+    """
+
+    name: str
+    default: T
+    label: str = ""
+    placeholder: str = ""
+    doc: str = ""
+
+    def parse(self, value: str, limits: Limits) -> T:
+        raise NotImplementedError(f"{type(self).__name__} must say how {self.name} is read")
+
+    def format(self, value: T) -> str:
+        """The canonical spelling of a value (the one `parse` maps every other spelling onto)."""
+        return str(value)
+
+    def offer(self) -> tuple[tuple[str, str], ...] | None:
+        """(value, label) pairs a form can offer, canonical values only; None for free input."""
+        return None
+
+    def bounds(self, limits: Limits) -> tuple[int, int] | None:
+        """(min, max) of a number input, or None."""
+        return None
+
+
+@dataclass(frozen=True)
+class Integer(Param[int | None]):
+    """A whole number from `low` to `high` (or to the configured MAX_OUTPUT_SIDE when `high` is None)."""
+
+    low: int = 1
+    high: int | None = None
+
+    def bounds(self, limits: Limits) -> tuple[int, int]:
+        return self.low, limits.max_side if self.high is None else self.high
+
+    def parse(self, value: str, limits: Limits) -> int:
+        low, high = self.bounds(limits)
+        problem = f"{self.name} must be an integer from {low} to {high}, got {echo(value)}"
+        if not _DIGITS.fullmatch(value):
+            raise InvalidSpec(self.name, problem, "invalid_parameter")
+        if len(value) > _MAX_DIGITS or not low <= int(value) <= high:
+            raise InvalidSpec(self.name, problem, "out_of_range")
+        return int(value)
+
+
+@dataclass(frozen=True)
+class Choice(Param[Any]):
+    """One of a fixed set of spellings, each mapped to its value (aliases map to the same value).
+
+    `offered` are the spellings a form shows, with their labels ("" is the default, shown by its label).
+    """
+
+    spellings: Mapping[str, Any] = field(default_factory=dict)
+    offered: Mapping[str, str] = field(default_factory=dict)
+    fold_case: bool = False
+    hint: str = ""  # said after the choices in a refusal, e.g. "(degrees clockwise)"
+
+    def parse(self, value: str, limits: Limits) -> Any:
+        key = value.lower() if self.fold_case and value.isascii() else value
+        if key in self.spellings:
+            return self.spellings[key]
+        hint = f" {self.hint}" if self.hint else ""
+        problem = f"{self.name} must be one of {', '.join(self.spellings)}{hint}, got {echo(value)}"
+        raise InvalidSpec(self.name, problem, "invalid_parameter")
+
+    def offer(self) -> tuple[tuple[str, str], ...]:
+        return tuple(self.offered.items())
+
+
+@dataclass(frozen=True)
+class QuarterTurn(Param[int]):
+    """Degrees clockwise, a quarter turn at a time: digits only, leading zeros allowed."""
+
+    turns: tuple[int, ...] = (0, 90, 180, 270)
+
+    def parse(self, value: str, limits: Limits) -> int:
+        choices = ", ".join(map(str, self.turns))
+        problem = f"{self.name} must be one of {choices} (degrees clockwise), got {echo(value)}"
+        if not _DIGITS.fullmatch(value) or len(value) > _MAX_DIGITS or int(value) not in self.turns:
+            raise InvalidSpec(self.name, problem, "invalid_parameter")
+        return int(value)
+
+    def offer(self) -> tuple[tuple[str, str], ...]:
+        return tuple((str(turn), f"{turn}°") for turn in self.turns)
