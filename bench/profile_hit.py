@@ -120,8 +120,8 @@ def breakdown(app: Callable[..., Iterable[bytes]], original_id: str, query: str,
 
     from bench import bare_wsgi
     from originals import selectors
+    from transforms.cache import redis_tier
     from transforms.spec import parse
-    from transforms.tiers import redis_tier
     from transforms.variants import variant_resolve
     from transforms.views import ImageView
 

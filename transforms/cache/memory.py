@@ -1,0 +1,48 @@
+"""The memory tier: the most recently used variants in this worker's own memory, ahead of Redis and disk."""
+
+import threading
+from collections import OrderedDict
+
+from django.conf import settings
+
+
+class MemoryTier:
+    """The most recently used variants in this worker's memory, ahead of Redis and disk.
+
+    A hit from here costs no system call: at most VARIANT_MEMORY_CACHE_BYTES per worker, least recently
+    used out first, no single variant over an eighth of it. Deletion clears this worker's copies; other
+    workers stop serving theirs when their map of known originals expires (KnownOriginals).
+    """
+
+    def __init__(self) -> None:
+        self._items: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                return None
+            self._items.move_to_end(key)
+            return item[1]
+
+    def put(self, original_id: str, key: str, data: bytes) -> None:
+        budget = settings.VARIANT_MEMORY_CACHE_BYTES
+        if not budget or len(data) > budget // 8:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            self._bytes += len(data) - (len(old[1]) if old else 0)
+            self._items[key] = (original_id, data)
+            while self._bytes > budget and self._items:
+                _, (_, evicted) = self._items.popitem(last=False)
+                self._bytes -= len(evicted)
+
+    def purge(self, original_id: str) -> None:
+        with self._lock:
+            for key in [k for k, (owner, _) in self._items.items() if owner == original_id]:
+                self._bytes -= len(self._items.pop(key)[1])
+
+
+memory_tier = MemoryTier()
