@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import functools
 import io
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
-from importlib import import_module
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from PIL import Image, ImageCms
@@ -29,6 +26,7 @@ from transforms.geometry import (
     swaps_axes,
 )
 from transforms.params import Choice, Integer, Param, QuarterTurn
+from transforms.registry import Registry
 
 if TYPE_CHECKING:
     from transforms.spec import VariantSpec
@@ -243,48 +241,6 @@ class Output(Operation):
         fmt = values.get("fmt")
         if fmt is not None and fmt != "auto":  # with fmt absent or auto, q waits until the format is known
             values["q"] = quality_for(fmt, values.get("q"))
-
-
-def import_string(path: str) -> Any:
-    """The object at a dotted path (Django's import_string, which this module may not import)."""
-    module, _, name = path.rpartition(".")
-    return getattr(import_module(module), name)
-
-
-class Registry:
-    """The operations of a variant, in order, and their parameters by name."""
-
-    def __init__(self, operations: tuple[Operation, ...]) -> None:
-        self._set(operations)
-
-    def _set(self, operations: tuple[Operation, ...]) -> None:
-        params: dict[str, Param[Any]] = {}
-        for operation in operations:
-            for param in operation.params:
-                if param.name in params or param.name == "preset":
-                    raise ValueError(f"two operations declare the parameter {param.name!r}")
-                params[param.name] = param
-        self.operations, self.params = operations, params
-
-    def paths(self) -> tuple[str, ...]:
-        """Where each operation's class lives, in order: what a render process needs to hold the same registry."""
-        return tuple(f"{type(operation).__module__}.{type(operation).__qualname__}" for operation in self.operations)
-
-    def load(self, paths: tuple[str, ...]) -> None:
-        """Hold the operations at `paths` (as `paths()` wrote them), in that order, if not already."""
-        if paths != self.paths():
-            self._set(tuple(import_string(path)() for path in paths))
-
-    @contextmanager
-    def extended(self, operation: Operation, *, before: type[Operation] = Output) -> Iterator[None]:
-        """Register `operation` ahead of the first `before` for the duration (tests, plugins being tried)."""
-        saved = self.operations
-        at = next(i for i, existing in enumerate(saved) if isinstance(existing, before))
-        self._set((*saved[:at], operation, *saved[at:]))
-        try:
-            yield
-        finally:
-            self._set(saved)
 
 
 REGISTRY = Registry(

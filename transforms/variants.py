@@ -76,6 +76,10 @@ class KnownOriginals:
             return None
         return entry[1]
 
+    def reset(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
     def forget(self, original_id: str) -> None:
         self._entries.pop(original_id, None)
 

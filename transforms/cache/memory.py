@@ -39,6 +39,11 @@ class MemoryTier:
                 _, (_, evicted) = self._items.popitem(last=False)
                 self._bytes -= len(evicted)
 
+    def reset(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
     def purge(self, original_id: str) -> None:
         with self._lock:
             for key in [k for k, (owner, _) in self._items.items() if owner == original_id]:

@@ -157,3 +157,20 @@ def test_a_host_django_refuses_is_refused_on_the_fast_path_too(original_id: str)
     assert good[0] == 200 and good[1]["x-cache"].startswith("hit-")
     bad = call(application, path, "w=91", host="evil.example.net")
     assert bad[0] == 400 and "x-cache" not in bad[1], "handed to Django, which refuses the Host"
+
+
+def test_the_worker_forgets_everything_in_one_call(original_id: str):
+    from transforms.answer import resolutions
+    from transforms.cache import _touched, memory_tier
+    from transforms.worker import worker
+
+    path = f"/image/{original_id}/"
+    with override_settings(VARIANT_MEMORY_CACHE_BYTES=1 << 20):
+        call(django_application, path, "w=92")
+        assert call(application, path, "w=92")[1]["x-cache"] == "hit-memory"
+        assert known_originals.get(original_id) is not None and resolutions._variants and memory_tier._items
+        worker.reset()
+        assert known_originals.get(original_id) is None
+        assert not resolutions._variants and not resolutions._queries and not _touched and not memory_tier._items
+        status, headers, _ = call(application, path, "w=92")
+        assert status == 200 and headers["x-cache"] != "hit-memory", "the long way once: Django, then the tiers"

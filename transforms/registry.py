@@ -1,0 +1,55 @@
+"""The registry of operations: the ordered operations of a variant, and their parameters by name."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from transforms.operations import Operation
+    from transforms.params import Param
+
+
+def import_string(path: str) -> Any:
+    """The object at a dotted path (Django's import_string, which this module may not import)."""
+    module, _, name = path.rpartition(".")
+    return getattr(import_module(module), name)
+
+
+class Registry:
+    """The operations of a variant, in order, and their parameters by name."""
+
+    def __init__(self, operations: tuple[Operation, ...]) -> None:
+        self._set(operations)
+
+    def _set(self, operations: tuple[Operation, ...]) -> None:
+        params: dict[str, Param[Any]] = {}
+        for operation in operations:
+            for param in operation.params:
+                if param.name in params or param.name == "preset":
+                    raise ValueError(f"two operations declare the parameter {param.name!r}")
+                params[param.name] = param
+        self.operations, self.params = operations, params
+
+    def paths(self) -> tuple[str, ...]:
+        """Where each operation's class lives, in order: what a render process needs to hold the same registry."""
+        return tuple(f"{type(operation).__module__}.{type(operation).__qualname__}" for operation in self.operations)
+
+    def load(self, paths: tuple[str, ...]) -> None:
+        """Hold the operations at `paths` (as `paths()` wrote them), in that order, if not already."""
+        if paths != self.paths():
+            self._set(tuple(import_string(path)() for path in paths))
+
+    @contextmanager
+    def extended(self, operation: Operation, *, before: type[Operation] | None = None) -> Iterator[None]:
+        """Register `operation` ahead of the first `before` (by default the last operation, the output's) for
+        the duration (tests, plugins being tried)."""
+        saved = self.operations
+        at = next((i for i, existing in enumerate(saved) if before and isinstance(existing, before)), len(saved) - 1)
+        self._set((*saved[:at], operation, *saved[at:]))
+        try:
+            yield
+        finally:
+            self._set(saved)
