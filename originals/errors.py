@@ -85,7 +85,36 @@ _STATUS_CODES = {
     500: "server_error",
 }
 _FALLBACK_CODE = "bad_request"
+# A field's or a filter's ValidationError code (DRF's and Django's: required, blank, invalid_choice, max_length…)
+# in the variants' words, so that one vocabulary names what is wrong with any parameter or field.
+_FIELD_CODES = {
+    "required": "missing_parameter",
+    "null": "missing_parameter",
+    "blank": "empty_parameter",
+    "empty": "empty_parameter",
+    **dict.fromkeys(
+        (
+            "max_length",
+            "min_length",
+            "max_value",
+            "min_value",
+            "max_digits",
+            "max_decimal_places",
+            "max_whole_digits",
+            "max_string_length",
+            "overflow",
+        ),
+        "out_of_range",
+    ),
+}
+_INVALID_FIELD_CODE = "invalid_parameter"
 TOKEN_CODE = "token_not_valid"
+# Every code a refusal through DRF may carry: a closed set, so the README's table can name them all
+# (originals/tests/test_error_codes.py checks that it does).
+HANDLER_CODES = frozenset(
+    {*_DRF_CODES.values(), *_STATUS_CODES.values(), _FALLBACK_CODE, *_FIELD_CODES.values(), _INVALID_FIELD_CODE}
+    | {TOKEN_CODE}
+)
 
 _TOKEN_SENTENCES = {  # simplejwt's words, as sentences that say what to do
     "Token is expired": "The access token has expired; get a new one from /api/v1/token/refresh/ with your refresh "
@@ -128,7 +157,7 @@ def _validation_refusal(exc: exceptions.ValidationError) -> dict[str, str]:
     message = message or "The request is not valid."
     if param and not message.lower().startswith(param.lower()):
         message = f"{param}: {message}"
-    return error_payload(_sentence(message), str(code or "invalid"), param)
+    return error_payload(_sentence(message), _FIELD_CODES.get(str(code), _INVALID_FIELD_CODE), param)
 
 
 def _token_refusal(exc: exceptions.APIException) -> dict[str, str]:

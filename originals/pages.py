@@ -83,7 +83,9 @@ class PageView(View):
 def _page_number(request: HttpRequest) -> int:
     raw = request.GET.get("page", "1")
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 6 and int(raw) >= 1):
-        raise DarkroomError(f"page must be a whole number from 1 up, got {raw[:40]!r}.", param="page")
+        raise DarkroomError(
+            f"page must be a whole number from 1 up, got {raw[:40]!r}.", code="invalid_parameter", param="page"
+        )
     return int(raw)
 
 
