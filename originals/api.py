@@ -6,9 +6,11 @@ from typing import Any
 import django_filters
 from django import forms
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
 from django.http import FileResponse
 from django.urls import reverse
+from django.utils.datastructures import MultiValueDict
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, generics, permissions, serializers, status
 from rest_framework.pagination import PageNumberPagination
@@ -229,6 +231,17 @@ def original_or_404(original_id: str, request: Request) -> Original:
     return original
 
 
+def the_upload(files: MultiValueDict[str, UploadedFile], missing: str) -> UploadedFile:
+    """The one file of an upload, from the field `file` (LimitedUploadHandler has refused a second one already)."""
+    upload = files.get("file")
+    if upload is None:
+        elsewhere = next(iter(files), None)
+        if elsewhere is not None:
+            missing = f"Send the image in the field named 'file', not {elsewhere[:40]!r}."
+        raise DarkroomError(missing, code="missing_file", param="file")
+    return upload
+
+
 def check_may_download(request: Request, original: Original) -> None:
     if visibility.may_download(request.user, original):
         return
@@ -265,13 +278,9 @@ class OriginalListCreateApi(generics.ListAPIView):
     )
     def post(self, request: Request) -> Response:
         try:
-            upload = request.FILES.get("file")
-            if upload is None:
-                raise DarkroomError(
-                    "Send the image as multipart/form-data in a field named 'file', with a filename.",
-                    code="missing_file",
-                    param="file",
-                )
+            upload = the_upload(
+                request.FILES, "Send the image as multipart/form-data in a field named 'file', with a filename."
+            )
             original, created = services.original_create(
                 upload=upload, owner=request.user if request.user.is_authenticated else None
             )

@@ -19,7 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from server.metrics import UPLOAD_REFUSALS, UPLOADS
 
 from . import selectors, services, visibility
-from .api import AnonUploadThrottle, OriginalOutput, UserUploadThrottle
+from .api import AnonUploadThrottle, OriginalOutput, UserUploadThrottle, the_upload
 from .errors import DarkroomError, error_response
 from .inspection import ACCEPTED_FORMATS, accepted_extensions, accepted_mime_types
 from .models import Original, User
@@ -191,10 +191,7 @@ def _check_may_upload(request: HttpRequest) -> None:
 
 
 def _the_file(request: HttpRequest) -> UploadedFile:
-    upload = request.FILES.get("file")
-    if upload is None:
-        raise DarkroomError("Choose a picture to upload.", code="missing_file", param="file")
-    return upload
+    return the_upload(request.FILES, "Choose a picture to upload.")
 
 
 def _create(request: HttpRequest) -> tuple[Original, bool]:
