@@ -8,13 +8,14 @@ from django import forms
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
-from django.http import FileResponse
+from django.http import HttpResponseBase
 from django.urls import reverse
 from django.utils.datastructures import MultiValueDict
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, generics, permissions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle, BaseThrottle, UserRateThrottle
@@ -24,6 +25,7 @@ from server.metrics import UPLOAD_REFUSALS, UPLOADS
 from transforms.links import EXAMPLE_VARIANTS, variant_path
 
 from . import selectors, services, visibility
+from .downloads import file_response
 from .errors import DarkroomError
 from .inspection import ACCEPTED_FORMATS
 from .models import Original
@@ -315,23 +317,34 @@ class OriginalDetailApi(generics.RetrieveDestroyAPIView):
 
 
 class OriginalFileApi(APIView):
-    """The untouched original, byte for byte, with its recorded MIME type."""
+    """The untouched original, byte for byte, with its recorded MIME type: 304 for If-None-Match, 206 for one byte
+    range, named as uploaded."""
 
     permission_classes = [permissions.AllowAny]
+    renderer_classes = [JSONRenderer]  # only refusals are rendered; one renderer adds no `Vary: Accept`
+
+    def perform_authentication(self, request: Request) -> None:
+        """Lazy: a file everyone may have is served without looking at who asks, so no session is read and the
+        response does not `Vary: Cookie`."""
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple[BaseRenderer, str]:
+        # An <img> or a download manager asks for image/* or anything; refusals are JSON whatever it asks.
+        return super().perform_content_negotiation(request, force=True)
+
+    def _downloadable(self, request: Request, original_id: str) -> Original:
+        if not visibility.files_are_public():
+            original = original_or_404(original_id, request)
+            check_may_download(request, original)
+            return original
+        found = selectors.original_get(original_id)  # every original's file is everyone's: no viewer to ask
+        if found is None:
+            raise DarkroomError(f"No original has the id {original_id!r}.", code="not_found", param="id", status=404)
+        return found
 
     @extend_schema(responses={(200, "application/octet-stream"): inline_serializer("Binary", {})})
-    def get(self, request: Request, original_id: str) -> FileResponse:
-        original = original_or_404(original_id, request)
-        check_may_download(request, original)
+    def get(self, request: Request, original_id: str) -> HttpResponseBase:
+        original = self._downloadable(request, original_id)
         path = services.original_path(original)
         if not path.is_file():
             raise DarkroomError("The original's file is missing from the store.", code="original_missing", status=404)
-        response = FileResponse(path.open("rb"), content_type=original.mime_type)
-        response["Content-Disposition"] = f'inline; filename="{original.id}.{path.suffix.lstrip(".")}"'
-        response["ETag"] = f'"{original.sha256}"'
-        if visibility.files_are_public():
-            response["Cache-Control"] = "public, max-age=31536000, immutable"
-        else:  # only its owner and staff get it: no shared cache may hand it to anyone else
-            response["Cache-Control"] = "private, no-cache"
-        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-        return response
+        return file_response(request, original, path, public=visibility.files_are_public())
