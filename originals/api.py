@@ -348,3 +348,27 @@ class OriginalFileApi(APIView):
         if not path.is_file():
             raise DarkroomError("The original's file is missing from the store.", code="original_missing", status=404)
         return file_response(request, original, path, public=visibility.files_are_public())
+
+
+@extend_schema(exclude=True)
+class ApiRoot(APIView):
+    """`/api/v1/`: where everything is. `{id}` stands for an original's id."""
+
+    permission_classes = [permissions.AllowAny]
+    PLACEHOLDER = "ORIGINAL_ID"  # replaced by {id} once the URL is whole: reverse() would percent-encode braces
+
+    def get(self, request: Request) -> Response:
+        one = [self.PLACEHOLDER]
+        paths = {
+            "originals": reverse("original-list"),
+            "original": reverse("original-detail", args=one),
+            "original_file": reverse("original-file", args=one),
+            "variants": reverse("image", args=one),  # add ?w=…&fmt=… (README, Variants)
+            "token": reverse("token-obtain"),
+            "token_refresh": reverse("token-refresh"),
+            "schema": reverse("schema"),
+            "docs": reverse("api-docs"),
+        }
+        return Response(
+            {name: request.build_absolute_uri(path).replace(self.PLACEHOLDER, "{id}") for name, path in paths.items()}
+        )

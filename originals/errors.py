@@ -5,7 +5,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -47,6 +48,23 @@ class UnprocessableImage(DarkroomError):
     code = "corrupt_image"
 
 
+# Every script and style is a static file of this host; pictures may also be data:/blob: previews of a drop.
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+_PAGE_TITLES = {
+    400: "This request cannot be answered",
+    401: "Log in first",
+    403: "Not allowed",
+    404: "Nothing is here",
+    405: "Not like this",
+    413: "Too large",
+    429: "Too many requests",
+    500: "Something went wrong",
+}
+
+
 def error_payload(message: str, code: str, param: str | None = None) -> dict[str, str]:
     body = {"error": message, "code": code}
     if param:
@@ -62,6 +80,26 @@ def error_response(
     response["Cache-Control"] = "no-store"
     if retry_after is not None:
         response["Retry-After"] = str(retry_after)
+    return response
+
+
+def wants_html(request: HttpRequest) -> bool:
+    """A browser asks for HTML before JSON; an API client (application/json, */*, or no Accept) gets JSON."""
+    return request.get_preferred_type(["application/json", "text/html"]) == "text/html"
+
+
+def refusal_in_kind(
+    request: HttpRequest, message: str, code: str, status_code: int, param: str | None = None
+) -> HttpResponse:
+    """A refusal as the client asked for it: the site's HTML error page for a browser, else the house's JSON.
+    Rendered without the request's context, so it works whatever broke (the database, the session)."""
+    if not wants_html(request):
+        return error_response(message, code, status_code, param)
+    title = _PAGE_TITLES.get(status_code, _PAGE_TITLES[400 if status_code < 500 else 500])
+    html = render_to_string("error.html", {"title": title, "message": message, "status": status_code})
+    response = HttpResponse(html, status=status_code)
+    response["Cache-Control"] = "no-store"
+    response["Content-Security-Policy"] = PAGE_CSP
     return response
 
 
@@ -208,26 +246,27 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     return response
 
 
-def json_404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return error_response(f"Nothing is at {request.path}.", "not_found", 404)
+def json_404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return refusal_in_kind(request, f"Nothing is at {request.path}.", "not_found", 404)
 
 
-def json_500(request: HttpRequest) -> JsonResponse:
+def json_500(request: HttpRequest) -> HttpResponse:
     logger.error("unhandled server error for %s", request.path)
-    return error_response("The server failed; the error was logged.", "server_error", 500)
+    return refusal_in_kind(request, "The server failed; the error was logged.", "server_error", 500)
 
 
-def json_400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+def json_400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """Django's answer to a SuspiciousOperation; a body over the non-file limit is a 413, not a 400."""
     if isinstance(exception, RequestDataTooBig | TooManyFieldsSent | TooManyFilesSent):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        return error_response(
+        return refusal_in_kind(
+            request,
             f"The request body is too large or has too many fields (non-file data is limited to {limit:,} bytes).",
             "body_too_large",
             413,
         )
-    return error_response("The request was malformed.", "bad_request", 400)
+    return refusal_in_kind(request, "The request was malformed.", "bad_request", 400)
 
 
-def json_403(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return error_response("You may not do this.", "permission_denied", 403)
+def json_403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return refusal_in_kind(request, "You may not do this.", "permission_denied", 403)
