@@ -107,6 +107,7 @@ if PUBLIC_ORIGINALS and not PUBLIC_GALLERY:
     )
 
 INSTALLED_APPS = [
+    "originals",  # first: its createsuperuser replaces Django's (the first app with a command's name wins)
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -121,7 +122,6 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "originals",
     "transforms",
 ]
 
