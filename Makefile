@@ -9,7 +9,7 @@ export WEB_CONCURRENCY ?= 4
 export DATA_DIR ?= $(CURDIR)/var
 export DARKROOM_ENV ?= local
 
-.PHONY: run dev superuser test lint typecheck pytest test-postgres migrate container-check clean bench soak
+.PHONY: run dev superuser manage database test lint typecheck pytest test-postgres migrate container-check clean bench soak
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,11 +28,26 @@ migrate: $(VENV)/.runtime
 
 ## Serve at http://$(HOST):$(PORT) with gunicorn and embedded defaults (SQLite and disk cache in ./var).
 run: migrate
+	@echo "Serving DATA_DIR=$(DATA_DIR) at http://$(HOST):$(PORT)/; its management commands: DATA_DIR=$(DATA_DIR) make manage ARGS=…"
 	PROMETHEUS_MULTIPROC_DIR=$(DATA_DIR)/prometheus $(BIN)/gunicorn -c server/gunicorn.py server.wsgi:application
 
-## Create an admin (staff) user for the quick start's database.
-superuser: migrate
+## Create an admin (staff) user in DATA_DIR's database: asks in a terminal; without one, set
+## DJANGO_SUPERUSER_USERNAME, DJANGO_SUPERUSER_EMAIL and DJANGO_SUPERUSER_PASSWORD, or it fails.
+superuser: database
 	$(BIN)/python manage.py createsuperuser
+
+## Any management command, on the data and settings `make run` has with the same DATA_DIR: make manage ARGS="…".
+manage: database
+	@test -n "$(ARGS)" || { echo 'make manage needs ARGS, e.g. make manage ARGS="prune_variants --dry-run"' >&2; exit 2; }
+	$(BIN)/python manage.py $(ARGS)
+
+# A management command acts on a server's data only where that server's migrated database is: never create an
+# empty one in the wrong DATA_DIR (which is how a newcomer's superuser landed beside the server, not in it).
+database: $(VENV)/.runtime
+	@$(BIN)/python manage.py migrate --check -v 0 >/dev/null || { \
+		echo "No migrated database for DATA_DIR=$(DATA_DIR): pass the DATA_DIR (and DATABASE_URL, REDIS_URL) the" >&2; \
+		echo "server was started with, e.g. DATA_DIR=/tmp/x make superuser; or create it with make migrate." >&2; \
+		exit 2; }
 
 ## Django's development server, with auto-reload.
 dev: migrate

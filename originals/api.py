@@ -6,13 +6,16 @@ from typing import Any
 import django_filters
 from django import forms
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
-from django.http import FileResponse
+from django.http import HttpResponseBase
 from django.urls import reverse
+from django.utils.datastructures import MultiValueDict
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, generics, permissions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle, BaseThrottle, UserRateThrottle
@@ -22,6 +25,7 @@ from server.metrics import UPLOAD_REFUSALS, UPLOADS
 from transforms.links import EXAMPLE_VARIANTS, variant_path
 
 from . import selectors, services, visibility
+from .downloads import file_response
 from .errors import DarkroomError
 from .inspection import ACCEPTED_FORMATS
 from .models import Original
@@ -95,9 +99,37 @@ class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcDateTimeField
 
 
+# Image formats by another name, as `fmt=` takes them for variants.
+FORMAT_ALIASES = {"JPG": "JPEG", "TIF": "TIFF"}
+# Formats a client may be asking the response in, out of DRF habit: ?format=json picks no renderer here.
+RESPONSE_FORMATS = frozenset({"json", "api"})
+
+
+class ImageFormatFilter(django_filters.CharFilter):
+    """Pillow's format name in any letter case (`jpeg` is `JPEG`, and `jpg` too): a free string in the schema,
+    checked here so that a refusal names what is accepted."""
+
+    def filter(self, qs: QuerySet[Original], value: str | None) -> QuerySet[Original]:
+        if not value:
+            return qs
+        name = value.upper() if value.isascii() else value
+        name = FORMAT_ALIASES.get(name, name)
+        if name not in ACCEPTED_FORMATS:
+            hint = ""
+            if value.lower() in RESPONSE_FORMATS:
+                hint = " The answer is JSON already: the response's format follows the Accept header, never ?format=."
+            raise DarkroomError(
+                f"format filters by image format: one of {', '.join(ACCEPTED_FORMATS)}, in any letter case; "
+                f"got {value[:40]!r}.{hint}",
+                code="invalid_parameter",
+                param="format",
+            )
+        return qs.filter(format=name)
+
+
 class OriginalFilter(django_filters.FilterSet):
-    format = django_filters.ChoiceFilter(
-        choices=[(f, f) for f in ACCEPTED_FORMATS], help_text="Pillow's format name, e.g. JPEG, PNG, WEBP."
+    format = ImageFormatFilter(
+        help_text="The image format, Pillow's name in any letter case: " + ", ".join(ACCEPTED_FORMATS) + "."
     )
     owner = django_filters.CharFilter(field_name="owner__username", help_text="The uploader's username.")
     created_after = UtcDateTimeFilter(field_name="created", lookup_expr="gte")
@@ -111,7 +143,9 @@ class OriginalFilter(django_filters.FilterSet):
         # django-filter reads `?format=` as "no filter"; an empty value is refused, as everywhere else here.
         for name in self.filters:
             if self.data.get(name, None) == "":
-                raise serializers.ValidationError({name: f"{name} is empty; give it a value or leave it out."})
+                raise DarkroomError(
+                    f"{name} is empty; give it a value or leave it out.", code="empty_parameter", param=name
+                )
         return super().filter_queryset(queryset)
 
 
@@ -119,13 +153,38 @@ class OriginalPagination(PageNumberPagination):
     page_size = 24
     page_size_query_param = "page_size"
     max_page_size = 100
+    invalid_page_message = "There is no page {page_number} of this list."
 
     def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> list[Any] | None:
         for name in (self.page_query_param, self.page_size_query_param):
             value = request.query_params.get(name)
             if value is not None and not (value.isascii() and value.isdigit() and int(value) >= 1):
-                raise DarkroomError(f"{name} must be a whole number from 1 up, got {value!r}.", param=name)
+                raise DarkroomError(
+                    f"{name} must be a whole number from 1 up, got {value[:40]!r}.",
+                    code="invalid_parameter",
+                    param=name,
+                )
         return super().paginate_queryset(queryset, request, view)
+
+
+LIST_PARAMETERS = (
+    *OriginalFilter.base_filters,
+    OriginalPagination.page_query_param,
+    OriginalPagination.page_size_query_param,
+)
+
+
+def check_list_query(request: Request) -> None:
+    """The list is as strict as a variant's query: an unknown or repeated parameter is refused, never ignored."""
+    for name in request.query_params:
+        if name not in LIST_PARAMETERS:
+            raise DarkroomError(
+                f"{name[:40]!r} is not a parameter of this list; use {', '.join(LIST_PARAMETERS)}.",
+                code="unknown_parameter",
+                param=name,
+            )
+        if len(request.query_params.getlist(name)) > 1:
+            raise DarkroomError(f"{name} is given more than once; give it once.", code="repeated_parameter", param=name)
 
 
 class CanUpload(permissions.BasePermission):
@@ -174,6 +233,17 @@ def original_or_404(original_id: str, request: Request) -> Original:
     return original
 
 
+def the_upload(files: MultiValueDict[str, UploadedFile], missing: str) -> UploadedFile:
+    """The one file of an upload, from the field `file` (LimitedUploadHandler has refused a second one already)."""
+    upload = files.get("file")
+    if upload is None:
+        elsewhere = next(iter(files), None)
+        if elsewhere is not None:
+            missing = f"Send the image in the field named 'file', not {elsewhere[:40]!r}."
+        raise DarkroomError(missing, code="missing_file", param="file")
+    return upload
+
+
 def check_may_download(request: Request, original: Original) -> None:
     if visibility.may_download(request.user, original):
         return
@@ -196,6 +266,7 @@ class OriginalListCreateApi(generics.ListAPIView):
         return selectors.original_list(viewer=self.request.user)
 
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        check_list_query(request)
         return visibility.mark_personal(super().get(request, *args, **kwargs))
 
     def get_throttles(self) -> list[BaseThrottle]:
@@ -209,13 +280,9 @@ class OriginalListCreateApi(generics.ListAPIView):
     )
     def post(self, request: Request) -> Response:
         try:
-            upload = request.FILES.get("file")
-            if upload is None:
-                raise DarkroomError(
-                    "Send the image as multipart/form-data in a field named 'file', with a filename.",
-                    code="missing_file",
-                    param="file",
-                )
+            upload = the_upload(
+                request.FILES, "Send the image as multipart/form-data in a field named 'file', with a filename."
+            )
             original, created = services.original_create(
                 upload=upload, owner=request.user if request.user.is_authenticated else None
             )
@@ -250,23 +317,58 @@ class OriginalDetailApi(generics.RetrieveDestroyAPIView):
 
 
 class OriginalFileApi(APIView):
-    """The untouched original, byte for byte, with its recorded MIME type."""
+    """The untouched original, byte for byte, with its recorded MIME type: 304 for If-None-Match, 206 for one byte
+    range, named as uploaded."""
 
     permission_classes = [permissions.AllowAny]
+    renderer_classes = [JSONRenderer]  # only refusals are rendered; one renderer adds no `Vary: Accept`
+
+    def perform_authentication(self, request: Request) -> None:
+        """Lazy: a file everyone may have is served without looking at who asks, so no session is read and the
+        response does not `Vary: Cookie`."""
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple[BaseRenderer, str]:
+        # An <img> or a download manager asks for image/* or anything; refusals are JSON whatever it asks.
+        return super().perform_content_negotiation(request, force=True)
+
+    def _downloadable(self, request: Request, original_id: str) -> Original:
+        if not visibility.files_are_public():
+            original = original_or_404(original_id, request)
+            check_may_download(request, original)
+            return original
+        found = selectors.original_get(original_id)  # every original's file is everyone's: no viewer to ask
+        if found is None:
+            raise DarkroomError(f"No original has the id {original_id!r}.", code="not_found", param="id", status=404)
+        return found
 
     @extend_schema(responses={(200, "application/octet-stream"): inline_serializer("Binary", {})})
-    def get(self, request: Request, original_id: str) -> FileResponse:
-        original = original_or_404(original_id, request)
-        check_may_download(request, original)
+    def get(self, request: Request, original_id: str) -> HttpResponseBase:
+        original = self._downloadable(request, original_id)
         path = services.original_path(original)
         if not path.is_file():
-            raise DarkroomError("The original's file is missing from the store.", code="file_missing", status=404)
-        response = FileResponse(path.open("rb"), content_type=original.mime_type)
-        response["Content-Disposition"] = f'inline; filename="{original.id}.{path.suffix.lstrip(".")}"'
-        response["ETag"] = f'"{original.sha256}"'
-        if visibility.files_are_public():
-            response["Cache-Control"] = "public, max-age=31536000, immutable"
-        else:  # only its owner and staff get it: no shared cache may hand it to anyone else
-            response["Cache-Control"] = "private, no-cache"
-        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-        return response
+            raise DarkroomError("The original's file is missing from the store.", code="original_missing", status=404)
+        return file_response(request, original, path, public=visibility.files_are_public())
+
+
+@extend_schema(exclude=True)
+class ApiRoot(APIView):
+    """`/api/v1/`: where everything is. `{id}` stands for an original's id."""
+
+    permission_classes = [permissions.AllowAny]
+    PLACEHOLDER = "ORIGINAL_ID"  # replaced by {id} once the URL is whole: reverse() would percent-encode braces
+
+    def get(self, request: Request) -> Response:
+        one = [self.PLACEHOLDER]
+        paths = {
+            "originals": reverse("original-list"),
+            "original": reverse("original-detail", args=one),
+            "original_file": reverse("original-file", args=one),
+            "variants": reverse("image", args=one),  # add ?w=…&fmt=… (README, Variants)
+            "token": reverse("token-obtain"),
+            "token_refresh": reverse("token-refresh"),
+            "schema": reverse("schema"),
+            "docs": reverse("api-docs"),
+        }
+        return Response(
+            {name: request.build_absolute_uri(path).replace(self.PLACEHOLDER, "{id}") for name, path in paths.items()}
+        )

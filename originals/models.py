@@ -36,8 +36,13 @@ ORIGINAL_ID = re.compile(r"[A-Za-z0-9_-]{1,16}")
 
 
 def new_original_id() -> str:
-    """Twelve URL-safe characters from 72 random bits: short, unguessable, not sequential."""
-    return secrets.token_urlsafe(9)
+    """Twelve URL-safe characters (72 random bits, less the few of a first character that is a letter or a digit):
+    short, unguessable, not sequential. An id starting with '-' would read as an option on a command line
+    (`warm_variants --original -PjQ…`), and one in 32 would; older ids that do still work everywhere."""
+    while True:
+        candidate = secrets.token_urlsafe(9)
+        if candidate[0].isascii() and candidate[0].isalnum():
+            return candidate
 
 
 class Original(models.Model):

@@ -19,19 +19,14 @@ from django.views.decorators.csrf import csrf_exempt
 from server.metrics import UPLOAD_REFUSALS, UPLOADS
 
 from . import selectors, services, visibility
-from .api import AnonUploadThrottle, OriginalOutput, UserUploadThrottle
-from .errors import DarkroomError, error_response
+from .api import AnonUploadThrottle, OriginalOutput, UserUploadThrottle, the_upload
+from .errors import PAGE_CSP, DarkroomError, error_response, refusal_in_kind
 from .inspection import ACCEPTED_FORMATS, accepted_extensions, accepted_mime_types
 from .models import Original, User
 
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 24
-# Every script and style is a static file of this host; pictures may also be data:/blob: previews of a drop.
-PAGE_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
 
 
 def decimal_size(size: int) -> str:
@@ -61,21 +56,22 @@ def refusal(exc: DarkroomError) -> JsonResponse:
 
 
 class PageView(View):
-    """An HTML view: a strict Content-Security-Policy on every answer, refusals in the house's JSON shape, and
-    no shared caching (what a page shows depends on who asks: the gallery, signed links)."""
+    """An HTML view: a strict Content-Security-Policy on every answer, refusals as the site's error page for a
+    browser and in the house's JSON shape for a program, and no shared caching (what a page shows depends on who
+    asks: the gallery, signed links)."""
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         try:
             response = super().dispatch(request, *args, **kwargs)
         except DarkroomError as exc:
-            response = refusal(exc)
+            response = refusal_in_kind(request, exc.message, exc.code, exc.status_code, exc.param)
         response["Content-Security-Policy"] = PAGE_CSP
         if "Cache-Control" not in response:
             visibility.mark_personal(response)
         return response
 
     def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        response = error_response(f"{request.method} is not allowed here.", "method_not_allowed", 405)
+        response = refusal_in_kind(request, f"{request.method} is not allowed here.", "method_not_allowed", 405)
         response["Allow"] = ", ".join(name.upper() for name in self.http_method_names if hasattr(self, name))
         return response
 
@@ -83,7 +79,9 @@ class PageView(View):
 def _page_number(request: HttpRequest) -> int:
     raw = request.GET.get("page", "1")
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 6 and int(raw) >= 1):
-        raise DarkroomError(f"page must be a whole number from 1 up, got {raw[:40]!r}.", param="page")
+        raise DarkroomError(
+            f"page must be a whole number from 1 up, got {raw[:40]!r}.", code="invalid_parameter", param="page"
+        )
     return int(raw)
 
 
@@ -189,10 +187,7 @@ def _check_may_upload(request: HttpRequest) -> None:
 
 
 def _the_file(request: HttpRequest) -> UploadedFile:
-    upload = request.FILES.get("file")
-    if upload is None:
-        raise DarkroomError("Choose a picture to upload.", code="missing_file", param="file")
-    return upload
+    return the_upload(request.FILES, "Choose a picture to upload.")
 
 
 def _create(request: HttpRequest) -> tuple[Original, bool]:

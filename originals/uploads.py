@@ -1,11 +1,12 @@
-"""An upload handler that refuses a too-large body before or while it streams, never after buffering it."""
+"""An upload handler that refuses a too-large body, or a second file, before or while it streams, never after
+buffering it."""
 
 from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler
 
-from .errors import UploadTooLarge
+from .errors import DarkroomError, UploadTooLarge
 
 # Multipart framing (boundaries, part headers, a filename) costs a few hundred bytes beyond the file itself.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -17,8 +18,20 @@ def _too_large(size: int | None = None) -> UploadTooLarge:
     return UploadTooLarge(f"The file is too large{got}; the limit is {limit:,} bytes.", param="file")
 
 
+def _too_many_files() -> DarkroomError:
+    return DarkroomError(
+        "Send one image per request, in the field 'file'; this request carries more than one file. Upload each "
+        "in a request of its own.",
+        code="too_many_files",
+        param="file",
+    )
+
+
 class LimitedUploadHandler(FileUploadHandler):
-    """First in FILE_UPLOAD_HANDLERS: checks Content-Length up front and counts bytes as they arrive."""
+    """First in FILE_UPLOAD_HANDLERS: checks Content-Length up front, counts bytes as they arrive, and refuses a
+    second file when it starts: only one would be stored, and the others silently dropped."""
+
+    files = 0
 
     def handle_raw_input(
         self, input_data: Any, META: Any, content_length: int, boundary: Any, encoding: Any = None
@@ -28,6 +41,9 @@ class LimitedUploadHandler(FileUploadHandler):
 
     def new_file(self, *args: Any, **kwargs: Any) -> None:
         super().new_file(*args, **kwargs)
+        self.files += 1
+        if self.files > 1:
+            raise _too_many_files()
         self.received = 0
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:

@@ -5,7 +5,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from server.settings import TRUSTED_PROXIES
+from server.settings import DATA_DIR, TRUSTED_PROXIES
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
@@ -18,6 +18,14 @@ forwarded_allow_ips = ",".join(str(network) for network in TRUSTED_PROXIES)
 # whatever memory fragmentation a long-lived process gathers cannot grow without bound.
 max_requests = int(os.environ.get("MAX_REQUESTS", "5000"))
 max_requests_jitter = max_requests // 10
+# gunicornc's control socket, one per server beside its data: gunicorn's default, ~/.gunicorn/gunicorn.ctl, is one
+# for all of a user's servers, so a second `make run` took it over, and removed it when it stopped. A Unix socket's
+# path is at most 107 bytes; under a DATA_DIR too deep for that there is none (the command line may still name one).
+CONTROL_SOCKET = DATA_DIR / "gunicorn.ctl"
+if len(os.fsencode(CONTROL_SOCKET)) <= 107:
+    control_socket = str(CONTROL_SOCKET)
+else:
+    control_socket_disable = True
 
 
 def on_starting(server: Any) -> None:

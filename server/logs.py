@@ -26,3 +26,18 @@ class DowngradeToWarning(logging.Filter):
         record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
         record.exc_info, record.exc_text, record.stack_info = None, None, None
         return True
+
+
+class RequestTextFormatter(logging.Formatter):
+    """The text log (LOG_FORMAT=text, the quick start's): a request's line carries what the JSON log's fields do,
+    `GET /image/Xb3k…/ 200 route=image 41.2ms cache=miss bytes=18234`, so a local log answers the same questions."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        line = super().formatMessage(record)
+        fields = record.__dict__
+        if "duration_ms" not in fields:
+            return line
+        return (
+            f"{line} route={fields.get('route') or '-'} {fields['duration_ms']}ms "
+            f"cache={fields.get('cache') or '-'} bytes={fields.get('bytes') or '-'}"
+        )

@@ -107,6 +107,7 @@ if PUBLIC_ORIGINALS and not PUBLIC_GALLERY:
     )
 
 INSTALLED_APPS = [
+    "originals",  # first: its createsuperuser replaces Django's (the first app with a command's name wins)
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -121,7 +122,6 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "originals",
     "transforms",
 ]
 
@@ -331,7 +331,10 @@ LOGGING = {
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "text": {
+            "class": "server.logs.RequestTextFormatter",  # adds route, duration, cache tier and bytes to request lines
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        },
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},

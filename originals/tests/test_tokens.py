@@ -59,7 +59,11 @@ def test_refresh_rotates_and_a_spent_token_is_refused():
 def test_an_access_token_that_does_not_verify_is_a_plain_401():
     response = Client().get("/api/v1/originals/", HTTP_AUTHORIZATION="Bearer not.a.token")
     assert response.status_code == 401
-    assert response.json() == {"error": "Given token not valid for any token type", "code": "token_not_valid"}
+    assert response.json() == {
+        "error": "The access token is not valid (malformed, signed with another key, or not an access token); "
+        "log in again at /api/v1/token/.",
+        "code": "token_not_valid",
+    }
 
 
 def _admin_sets(data: dict[str, str]) -> Callable[[User], None]:

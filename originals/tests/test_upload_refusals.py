@@ -59,14 +59,17 @@ def test_oversize_is_refused_while_streaming(client):
     assert response.status_code == 413 and response.json()["code"] == "file_too_large"
 
 
-def test_missing_file_field(client):
-    response = client.post("/api/v1/originals/", {"image": upload(jpeg_bytes())}, format="multipart")
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"image": upload(jpeg_bytes())}, "Send the image in the field named 'file', not 'image'."),
+        ({"file": "not a file"}, "Send the image as multipart/form-data in a field named 'file', with a filename."),
+    ],
+)
+def test_missing_file_field(client, fields, error):
+    response = client.post("/api/v1/originals/", fields, format="multipart")
     assert response.status_code == 400
-    assert response.json() == {
-        "error": "Send the image as multipart/form-data in a field named 'file', with a filename.",
-        "code": "missing_file",
-        "param": "file",
-    }
+    assert response.json() == {"error": error, "code": "missing_file", "param": "file"}
 
 
 def test_json_body_is_415(client):
