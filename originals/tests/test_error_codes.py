@@ -26,6 +26,7 @@ ROOT_CONSTRUCTORS = {
     "refusal_in_kind": 2,
     "DarkroomError": None,
     "InvalidSpec": 2,
+    "refusal": 2,  # transforms/answer.py: the variant answer's JSON error
 }
 # (file, expression): where its values come from. Each source is collected elsewhere in this test.
 # (file, function, expression): where its values come from. Each source is collected elsewhere in this test.
@@ -40,8 +41,9 @@ PASS_THROUGHS = {
     ("originals/pages.py", "refusal", "exc.code"): "a DarkroomError's",
     ("originals/pages.py", "dispatch", "exc.code"): "a DarkroomError's",
     ("originals/original_page.py", "get", "exc.code"): "an InvalidSpec's",
-    ("transforms/views.py", "*", "exc.code"): "an InvalidSpec's or OverBudget's",
-    ("transforms/views.py", "*", "problem[0]"): "transforms/signing.py signature_problem's returns",
+    ("transforms/answer.py", "refusal", "code"): "its callers' codes, collected at each call",
+    ("transforms/answer.py", "*", "exc.code"): "an InvalidSpec's or OverBudget's",
+    ("transforms/answer.py", "*", "problem[0]"): "transforms/signing.py signature_problem's returns",
 }
 # Functions whose returned tuples carry a code first, for the pass-throughs above.
 CODE_RETURNING = {("transforms/signing.py", "signature_problem")}
