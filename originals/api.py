@@ -21,13 +21,13 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle, BaseThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
+from server.errors import DarkroomError
 from server.metrics import UPLOAD_REFUSALS, UPLOADS
-from transforms.links import EXAMPLE_VARIANTS, variant_path
 
 from . import selectors, services, visibility
 from .downloads import file_response
-from .errors import DarkroomError
 from .inspection import ACCEPTED_FORMATS
+from .links import variant_links
 from .models import Original
 
 
@@ -64,10 +64,10 @@ class OriginalOutput(serializers.ModelSerializer):
         return request.build_absolute_uri(path) if request is not None else path
 
     def get_url(self, obj: Original) -> str:
-        return self._absolute(variant_path(obj.id))
+        return self._absolute(variant_links(obj.id)[0])
 
     def get_variants(self, obj: Original) -> dict[str, str]:
-        return {name: self._absolute(variant_path(obj.id, spec)) for name, spec in EXAMPLE_VARIANTS.items()}
+        return {name: self._absolute(path) for name, path in variant_links(obj.id)[1].items()}
 
     def get_original_url(self, obj: Original) -> str | None:
         request = self.context.get("request")

@@ -8,7 +8,8 @@ from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBas
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
 
-from .errors import error_response
+from server.errors import error_response
+
 from .inspection import EXTENSIONS
 from .models import Original
 

@@ -16,11 +16,11 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
+from server.errors import PAGE_CSP, DarkroomError, error_response, refusal_in_kind
 from server.metrics import UPLOAD_REFUSALS, UPLOADS
 
 from . import selectors, services, visibility
 from .api import AnonUploadThrottle, OriginalOutput, UserUploadThrottle, the_upload
-from .errors import PAGE_CSP, DarkroomError, error_response, refusal_in_kind
 from .inspection import ACCEPTED_FORMATS, accepted_extensions, accepted_mime_types
 from .models import Original, User
 

@@ -7,8 +7,10 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
+from server.errors import DarkroomError
+
 from . import store, visibility
-from .errors import DarkroomError, UploadTooLarge
+from .errors import UploadTooLarge
 from .filenames import display_filename
 from .inspection import EXTENSIONS, ImageFacts, Limits, inspect_image
 from .models import Original, User

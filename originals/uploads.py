@@ -6,7 +6,9 @@ from typing import Any
 from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler
 
-from .errors import DarkroomError, UploadTooLarge
+from server.errors import DarkroomError
+
+from .errors import UploadTooLarge
 
 # Multipart framing (boundaries, part headers, a filename) costs a few hundred bytes beyond the file itself.
 MULTIPART_OVERHEAD = 64 * 1024

@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from originals.errors import error_response
+from server.errors import error_response
 
 from .metrics import exposition
 

@@ -14,7 +14,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponseBase
 from django.urls import resolve
 
-from originals.errors import error_response
+from server.errors import error_response
 
 from .logs import request_id_var
 from .metrics import HTTP_RESPONSES

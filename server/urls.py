@@ -4,7 +4,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from originals import original_page, pages
+from originals import pages
+from transforms import builder
 
 from . import health
 
@@ -22,11 +23,11 @@ urlpatterns = [
     path("upload/", pages.UploadPage.as_view(), name="upload"),
     path("gallery/", pages.GalleryFragment.as_view(), name="gallery"),
     path("gallery/<str:original_id>/", pages.GalleryItemFragment.as_view(), name="gallery-item"),
-    path("originals/<str:original_id>/", original_page.OriginalPage.as_view(), name="original-page"),
-    path("originals/<str:original_id>/url/", original_page.VariantLink.as_view(), name="original-variant-url"),
+    path("originals/<str:original_id>/", builder.OriginalPage.as_view(), name="original-page"),
+    path("originals/<str:original_id>/url/", builder.VariantLink.as_view(), name="original-variant-url"),
 ]
 
-handler400 = "originals.errors.json_400"
-handler403 = "originals.errors.json_403"
-handler404 = "originals.errors.json_404"
-handler500 = "originals.errors.json_500"
+handler400 = "server.errors.json_400"
+handler403 = "server.errors.json_403"
+handler404 = "server.errors.json_404"
+handler500 = "server.errors.json_500"

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from originals.errors import error_payload
+from server.errors import error_payload
 from server.metrics import BYTES_SERVED, VARIANT_REQUESTS
 
 from . import cache, signing

@@ -20,3 +20,8 @@ def variant_path(original_id: str, spec: VariantSpec | None = None) -> str:
     base = reverse("image", args=[original_id])
     query = signed_query(original_id, spec or VariantSpec())
     return f"{base}?{query}" if query else base
+
+
+def links_of(original_id: str) -> tuple[str, dict[str, str]]:
+    """The variant base URL and the ready-made variants the API shows with every original."""
+    return variant_path(original_id), {name: variant_path(original_id, spec) for name, spec in EXAMPLE_VARIANTS.items()}

@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.views import View
 
 from originals import selectors
-from originals.errors import error_response
+from server.errors import error_response
 
 from .answer import VariantRequest, answer
 from .throttles import admit_render

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from originals import errors
+from server import errors
 
 from .test_error_messages import CASES, make, rendered
 
@@ -31,16 +31,16 @@ ROOT_CONSTRUCTORS = {
 # (file, expression): where its values come from. Each source is collected elsewhere in this test.
 # (file, function, expression): where its values come from. Each source is collected elsewhere in this test.
 PASS_THROUGHS = {
-    ("originals/errors.py", "payload", "self.code"): "DarkroomError's own: the class defaults and code= arguments",
-    ("originals/errors.py", "error_payload", "code"): "its callers' codes, collected at each call",
-    ("originals/errors.py", "error_response", "code"): "its callers' codes, collected at each call",
-    ("originals/errors.py", "refusal_in_kind", "code"): "its callers' codes, collected at each call",
-    ("originals/errors.py", "_validation_refusal", "_FIELD_CODES.get(str(code), _INVALID_FIELD_CODE)"): "HANDLER_CODES",
-    ("originals/errors.py", "_token_refusal", "code"): "HANDLER_CODES",
-    ("originals/errors.py", "_api_refusal", "code"): "HANDLER_CODES",
+    ("server/errors.py", "payload", "self.code"): "DarkroomError's own: the class defaults and code= arguments",
+    ("server/errors.py", "error_payload", "code"): "its callers' codes, collected at each call",
+    ("server/errors.py", "error_response", "code"): "its callers' codes, collected at each call",
+    ("server/errors.py", "refusal_in_kind", "code"): "its callers' codes, collected at each call",
+    ("server/errors.py", "_validation_refusal", "_FIELD_CODES.get(str(code), _INVALID_FIELD_CODE)"): "HANDLER_CODES",
+    ("server/errors.py", "_token_refusal", "code"): "HANDLER_CODES",
+    ("server/errors.py", "_api_refusal", "code"): "HANDLER_CODES",
     ("originals/pages.py", "refusal", "exc.code"): "a DarkroomError's",
     ("originals/pages.py", "dispatch", "exc.code"): "a DarkroomError's",
-    ("originals/original_page.py", "get", "exc.code"): "an InvalidSpec's",
+    ("transforms/builder.py", "get", "exc.code"): "an InvalidSpec's",
     ("transforms/answer.py", "refusal", "code"): "its callers' codes, collected at each call",
     ("transforms/answer.py", "*", "exc.code"): "an InvalidSpec's or OverBudget's",
     ("transforms/answer.py", "*", "problem[0]"): "transforms/signing.py signature_problem's returns",

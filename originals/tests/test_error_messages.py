@@ -11,8 +11,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework_simplejwt import exceptions as jwt
 from rest_framework_simplejwt.tokens import AccessToken
 
-from originals.errors import api_exception_handler
 from originals.models import User
+from server.errors import api_exception_handler
 
 from .conftest import jpeg_bytes, upload
 

@@ -1,4 +1,7 @@
-"""An original's page: its facts, and a URL builder whose every URL the server writes (and may sign)."""
+"""An original's page: its facts, and a URL builder whose every URL the server writes (and may sign).
+
+It lives with the variants, whose vocabulary it offers (a field per registered parameter); it reads the original
+through the originals app, which knows nothing of it."""
 
 from typing import Any
 from urllib.parse import parse_qsl
@@ -7,16 +10,16 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from transforms import signing
-from transforms.links import variant_path
-from transforms.operations import REGISTRY
-from transforms.queries import spec_from_pairs, spec_limits
-from transforms.spec import InvalidSpec, VariantSpec
+from originals.models import Original
+from originals.pages import PageView, decimal_size, original_or_404
+from originals.visibility import is_owner_or_staff, may_download
+from server.errors import DarkroomError
 
-from .errors import DarkroomError
-from .models import Original
-from .pages import PageView, decimal_size, original_or_404
-from .visibility import is_owner_or_staff, may_download
+from . import signing
+from .links import variant_path
+from .operations import REGISTRY
+from .queries import spec_from_pairs, spec_limits
+from .spec import InvalidSpec, VariantSpec
 
 BUILDER_DEFAULTS = [("w", "640")]
 

@@ -1,0 +1,257 @@
+"""The one JSON shape of every refusal ({"error", "code", "param"}), and the handlers that give it: Django's, DRF's,
+the pages'. A leaf: it imports no app of this project, and every app imports it."""
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+from rest_framework_simplejwt.exceptions import DetailDictMixin, InvalidToken, TokenBackendError, TokenError
+
+logger = logging.getLogger(__name__)
+
+
+class DarkroomError(Exception):
+    """A refusal a client caused; carries the status, a stable code and a sentence a person understands."""
+
+    status_code: int = status.HTTP_400_BAD_REQUEST
+    code: str = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None, param: str | None = None, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.code
+        self.param = param
+        if status is not None:
+            self.status_code = status
+
+    def payload(self) -> dict[str, str]:
+        return error_payload(self.message, self.code, self.param)
+
+
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+_PAGE_TITLES = {
+    400: "This request cannot be answered",
+    401: "Log in first",
+    403: "Not allowed",
+    404: "Nothing is here",
+    405: "Not like this",
+    413: "Too large",
+    429: "Too many requests",
+    500: "Something went wrong",
+}
+
+
+def error_payload(message: str, code: str, param: str | None = None) -> dict[str, str]:
+    body = {"error": message, "code": code}
+    if param:
+        body["param"] = param
+    return body
+
+
+def error_response(
+    message: str, code: str, status_code: int, param: str | None = None, *, retry_after: int | None = None
+) -> JsonResponse:
+    """A plain Django JSON error, for views outside DRF; never cached for long."""
+    response = JsonResponse(error_payload(message, code, param), status=status_code)
+    response["Cache-Control"] = "no-store"
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
+def wants_html(request: HttpRequest) -> bool:
+    """A browser asks for HTML before JSON; an API client (application/json, */*, or no Accept) gets JSON."""
+    return request.get_preferred_type(["application/json", "text/html"]) == "text/html"
+
+
+def refusal_in_kind(
+    request: HttpRequest, message: str, code: str, status_code: int, param: str | None = None
+) -> HttpResponse:
+    """A refusal as the client asked for it: the site's HTML error page for a browser, else the house's JSON.
+    Rendered without the request's context, so it works whatever broke (the database, the session)."""
+    if not wants_html(request):
+        return error_response(message, code, status_code, param)
+    title = _PAGE_TITLES.get(status_code, _PAGE_TITLES[400 if status_code < 500 else 500])
+    html = render_to_string("error.html", {"title": title, "message": message, "status": status_code})
+    response = HttpResponse(html, status=status_code)
+    response["Cache-Control"] = "no-store"
+    response["Content-Security-Policy"] = PAGE_CSP
+    return response
+
+
+_DRF_CODES: dict[type[exceptions.APIException], str] = {
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "throttled",
+    exceptions.ParseError: "malformed_request",
+}
+# An APIException of another kind (another library's) is coded by its status.
+_STATUS_CODES = {
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    429: "throttled",
+    500: "server_error",
+}
+_FALLBACK_CODE = "bad_request"
+# A field's or a filter's ValidationError code (DRF's and Django's: required, blank, invalid_choice, max_length…)
+# in the variants' words, so that one vocabulary names what is wrong with any parameter or field.
+_FIELD_CODES = {
+    "required": "missing_parameter",
+    "null": "missing_parameter",
+    "blank": "empty_parameter",
+    "empty": "empty_parameter",
+    **dict.fromkeys(
+        (
+            "max_length",
+            "min_length",
+            "max_value",
+            "min_value",
+            "max_digits",
+            "max_decimal_places",
+            "max_whole_digits",
+            "max_string_length",
+            "overflow",
+        ),
+        "out_of_range",
+    ),
+}
+_INVALID_FIELD_CODE = "invalid_parameter"
+TOKEN_CODE = "token_not_valid"
+# Every code a refusal through DRF may carry: a closed set, so the README's table can name them all
+# (originals/tests/test_error_codes.py checks that it does).
+HANDLER_CODES = frozenset(
+    {*_DRF_CODES.values(), *_STATUS_CODES.values(), _FALLBACK_CODE, *_FIELD_CODES.values(), _INVALID_FIELD_CODE}
+    | {TOKEN_CODE}
+)
+
+_TOKEN_SENTENCES = {  # simplejwt's words, as sentences that say what to do
+    "Token is expired": "The access token has expired; get a new one from /api/v1/token/refresh/ with your refresh "
+    "token, or log in again at /api/v1/token/.",
+    "Given token not valid for any token type": "The access token is not valid (malformed, signed with another key, "
+    "or not an access token); log in again at /api/v1/token/.",
+    "Token contained no recognizable user identification": "The access token names no user; log in again at "
+    "/api/v1/token/.",
+    "Authorization header must contain two space-delimited values": "The Authorization header must be "
+    "'Bearer <access token>'.",
+    "User not found": "The access token's user no longer exists.",
+    "User is inactive": "The access token's user is inactive.",
+    "The user's password has been changed.": "The user's password has changed since this token was issued; log in "
+    "again at /api/v1/token/.",
+    "No active account found with the given credentials": "No active account has this username and password.",
+}
+
+
+def _sentence(text: str) -> str:
+    """A message as a sentence: DRF's and simplejwt's words often end without a full stop."""
+    text = " ".join(text.split())
+    return text if text.endswith((".", "?", "!")) else f"{text}."
+
+
+def _first_leaf(detail: Any, param: str | None = None) -> tuple[str, str | None, str | None]:
+    """Walk a DRF error detail (a string, or lists and dicts of them, nested) down to its first leaf:
+    (message, its code, the field it belongs to). Never str() of a container: that is a Python repr."""
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            field = param if key in ("non_field_errors", "detail") else str(key)
+            return _first_leaf(value, field)
+        return "", None, param
+    if isinstance(detail, list | tuple):
+        return _first_leaf(detail[0], param) if detail else ("", None, param)
+    return str(detail), getattr(detail, "code", None), param
+
+
+def _validation_refusal(exc: exceptions.ValidationError) -> dict[str, str]:
+    message, code, param = _first_leaf(exc.detail)
+    message = message or "The request is not valid."
+    if param and not message.lower().startswith(param.lower()):
+        message = f"{param}: {message}"
+    return error_payload(_sentence(message), _FIELD_CODES.get(str(code), _INVALID_FIELD_CODE), param)
+
+
+def _token_refusal(exc: exceptions.APIException) -> dict[str, str]:
+    """simplejwt's refusals nest their words in {"detail", "code", "messages": [one per token class tried]}."""
+    detail: Any = exc.detail if isinstance(exc.detail, dict) else {"detail": exc.detail}
+    tried = detail.get("messages", [])
+    words = [str(item.get("message", "")) for item in tried if isinstance(item, dict)]
+    words.append(_first_leaf(detail.get("detail", ""))[0])
+    message = next((_TOKEN_SENTENCES[word] for word in words if word in _TOKEN_SENTENCES), None)
+    if message is None:
+        message = _sentence(words[-1] or "The token was refused; log in again at /api/v1/token/.")
+    code = TOKEN_CODE if isinstance(exc, InvalidToken) else _DRF_CODES[exceptions.AuthenticationFailed]
+    return error_payload(message, code)
+
+
+def _api_refusal(exc: exceptions.APIException) -> dict[str, str]:
+    if isinstance(exc, DetailDictMixin):
+        return _token_refusal(exc)
+    code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), None)
+    code = code or _STATUS_CODES.get(exc.status_code, _FALLBACK_CODE)
+    message = _first_leaf(exc.detail)[0]
+    message = _TOKEN_SENTENCES.get(message) or _sentence(message or str(exc.default_detail))
+    wait = getattr(exc, "wait", None)
+    if isinstance(exc, exceptions.Throttled) and wait is not None:
+        message = f"Too many requests; try again in {int(wait) + 1} seconds."
+    return error_payload(message, code)
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's EXCEPTION_HANDLER: every refusal becomes {"error", "code", "param"} with its status, its message
+    plain sentences however DRF or simplejwt nested it."""
+    if isinstance(exc, DarkroomError):
+        return Response(exc.payload(), status=exc.status_code, headers={"Cache-Control": "no-store"})
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    elif isinstance(exc, TokenError | TokenBackendError):  # simplejwt's own catch these; should one escape
+        exc = InvalidToken(str(exc))
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = _validation_refusal(exc)
+    elif isinstance(exc, exceptions.APIException):
+        response.data = _api_refusal(exc)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def json_404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return refusal_in_kind(request, f"Nothing is at {request.path}.", "not_found", 404)
+
+
+def json_500(request: HttpRequest) -> HttpResponse:
+    logger.error("unhandled server error for %s", request.path)
+    return refusal_in_kind(request, "The server failed; the error was logged.", "server_error", 500)
+
+
+def json_400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's answer to a SuspiciousOperation; a body over the non-file limit is a 413, not a 400."""
+    if isinstance(exception, RequestDataTooBig | TooManyFieldsSent | TooManyFilesSent):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return refusal_in_kind(
+            request,
+            f"The request body is too large or has too many fields (non-file data is limited to {limit:,} bytes).",
+            "body_too_large",
+            413,
+        )
+    return refusal_in_kind(request, "The request was malformed.", "bad_request", 400)
+
+
+def json_403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return refusal_in_kind(request, "You may not do this.", "permission_denied", 403)
