@@ -21,7 +21,7 @@ from server.errors import error_payload
 from server.metrics import BYTES_SERVED, VARIANT_REQUESTS
 
 from . import cache, signing
-from .http import body_headers, caching_headers, not_modified
+from .http import caching_headers, content_headers, delivery_headers, not_modified, security_headers
 from .pipeline import RenderError, RenderTimeout
 from .queries import spec_from_query
 from .render_pool import RenderCrashed, RenderOverMemory
@@ -67,16 +67,19 @@ def refusal(
     return Answer(status, headers, body)
 
 
-def security_headers(https: bool) -> list[tuple[str, str]]:
-    """What Django's SecurityMiddleware and XFrameOptionsMiddleware add, so both paths send the same."""
-    headers = [
-        ("Referrer-Policy", settings.SECURE_REFERRER_POLICY),
-        ("Cross-Origin-Opener-Policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY),
-        ("X-Frame-Options", settings.X_FRAME_OPTIONS),
-    ]
-    if https and settings.SECURE_HSTS_SECONDS:
-        headers.append(("Strict-Transport-Security", f"max-age={settings.SECURE_HSTS_SECONDS}"))
-    return headers
+@dataclass(frozen=True)
+class Resolved:
+    """A variant and the headers that depend on it alone, worked out once: [plain, https] for a 304, for a 200."""
+
+    variant: Variant
+    not_modified: tuple[list[tuple[str, str]], list[tuple[str, str]]]
+    ok: tuple[list[tuple[str, str]], list[tuple[str, str]]]
+
+    @classmethod
+    def of(cls, variant: Variant) -> "Resolved":
+        unchanged = [caching_headers(variant) + security_headers(https) for https in (False, True)]
+        content = content_headers(variant)
+        return cls(variant, (unchanged[0], unchanged[1]), (unchanged[0] + content, unchanged[1] + content))
 
 
 class Resolutions:
@@ -90,7 +93,7 @@ class Resolutions:
 
     def __init__(self) -> None:
         self._queries: dict[tuple[str, str], VariantSpec | Answer] = {}
-        self._variants: dict[tuple[str, str, str], Variant | Answer] = {}
+        self._variants: dict[tuple[str, str, str], Resolved | Answer] = {}
 
     def reset(self) -> None:
         self._queries.clear()
@@ -104,13 +107,13 @@ class Resolutions:
             found = self._remember(self._queries, key, _checked_query(original_id, query))
         return found
 
-    def variant(self, facts: OriginalFacts, spec: VariantSpec, query: str, accept: str) -> Variant | Answer:
-        """The variant (format, key) for this original and Accept header, or the 400/422 of its budget."""
+    def variant(self, facts: OriginalFacts, spec: VariantSpec, query: str, accept: str) -> Resolved | Answer:
+        """The variant (format, key, headers) for this original and Accept header, or the 400/422 of its budget."""
         key = (facts.id, query, accept)
         found = self._variants.get(key)
         if found is None:
             try:
-                resolved: Variant | Answer = variant_resolve(spec, facts, accept=accept)
+                resolved: Resolved | Answer = Resolved.of(variant_resolve(spec, facts, accept=accept))
             except InvalidSpec as exc:  # over an output budget
                 resolved = refusal(exc.status, exc.message, exc.code, exc.param)
             found = self._remember(self._variants, key, resolved)
@@ -162,13 +165,13 @@ def answer(
     if facts is None:
         message = f"No original has the id {request.original_id[:40]!r}."
         return refusal(404, message, "not_found", "id") if complete else None
-    variant = resolutions.variant(facts, checked, request.query, request.accept)
-    if isinstance(variant, Answer):
-        return variant if complete else None
-    headers = caching_headers(variant) + security_headers(request.https)
+    resolved = resolutions.variant(facts, checked, request.query, request.accept)
+    if isinstance(resolved, Answer):
+        return resolved if complete else None
+    variant = resolved.variant
     if not_modified(request.if_none_match, variant.etag):
         _child(VARIANT_REQUESTS, "not-modified").inc()
-        return Answer(304, headers, b"", "not-modified")
+        return Answer(304, list(resolved.not_modified[request.https]), b"", "not-modified")
     if complete:
         fetched = _fetch(variant, admit)
         if isinstance(fetched, Answer):
@@ -181,7 +184,7 @@ def answer(
         (data, tier), rendered = found, None
     _child(VARIANT_REQUESTS, tier).inc()
     _child(BYTES_SERVED, "variant").inc(len(data))
-    headers += body_headers(variant, data, tier, time.perf_counter() - started, rendered)
+    headers = resolved.ok[request.https] + delivery_headers(data, tier, time.perf_counter() - started, rendered)
     return Answer(200, headers, b"" if request.head else data, tier)
 
 

@@ -6,6 +6,7 @@ original this worker already knows and that a cache tier holds, or a 304) and ha
 the view's own; this module only reads the environ, checks the Host as Django would, and records the request.
 """
 
+import functools
 import logging
 import re
 import time
@@ -45,9 +46,16 @@ def _host_allowed(environ: dict[str, Any]) -> bool:
     return allowed
 
 
+@functools.cache
+def _switches() -> tuple[bool, bool]:
+    """(SECURE_SSL_REDIRECT, LOG_CACHE_HITS), read once: a settings lookup costs a fifth of a memory hit."""
+    return bool(settings.SECURE_SSL_REDIRECT), bool(settings.LOG_CACHE_HITS)
+
+
 @receiver(setting_changed)
 def _forget_hosts(**kwargs: Any) -> None:
     _hosts.clear()
+    _switches.cache_clear()
 
 
 class VariantFastPath:
@@ -75,7 +83,7 @@ class VariantFastPath:
 
     def _answer(self, environ: dict[str, Any], original_id: str) -> Answer | None:
         https = environ.get("wsgi.url_scheme") == "https"  # gunicorn sets it from TRUSTED_PROXIES alone
-        if settings.SECURE_SSL_REDIRECT and not https:
+        if _switches()[0] and not https:
             return None  # Django redirects
         if not _host_allowed(environ):
             return None  # Django answers the 400
@@ -93,7 +101,8 @@ class VariantFastPath:
         """Count and (when hits are logged) log the request as RequestMiddleware does; the X-Request-ID header."""
         supplied = environ.get("HTTP_X_REQUEST_ID", "")
         request_id = supplied if _REQUEST_ID.fullmatch(supplied) else ""
-        if settings.LOG_CACHE_HITS:
+        log_hits = _switches()[1]
+        if log_hits:
             request_id = request_id or uuid.uuid4().hex
         token = request_id_var.set(request_id or "-")
         try:
@@ -105,7 +114,7 @@ class VariantFastPath:
                 seconds=time.perf_counter() - started,
                 cache=found.tier if found.status == 200 else "",
                 length=str(len(found.body)),
-                client=client_ip(environ),
+                client=client_ip(environ) if log_hits else "",  # hits and 304s are logged only then
                 request_id=request_id or "-",
             )
         finally:

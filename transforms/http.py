@@ -1,5 +1,7 @@
 """What a variant request and response say, shared by the Django view and the WSGI fast path."""
 
+from django.conf import settings
+
 from .pipeline import ENCODERS, Rendered, animation_for
 from .variants import Variant
 
@@ -27,21 +29,35 @@ def caching_headers(variant: Variant) -> list[tuple[str, str]]:
     return headers
 
 
-def body_headers(
-    variant: Variant, data: bytes, tier: str, total: float, rendered: Rendered | None
-) -> list[tuple[str, str]]:
-    """The headers of a 200 beyond caching_headers: type, length, cache tier, animation, timings."""
+def security_headers(https: bool) -> list[tuple[str, str]]:
+    """What Django's SecurityMiddleware and XFrameOptionsMiddleware add, so both paths send the same."""
     headers = [
-        ("Content-Type", ENCODERS[variant.out_format].content_type),
-        ("Content-Length", str(len(data))),
-        ("X-Cache", tier),
-        ("Server-Timing", server_timing(tier, total, rendered)),
+        ("Referrer-Policy", settings.SECURE_REFERRER_POLICY),
+        ("Cross-Origin-Opener-Policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY),
+        ("X-Frame-Options", settings.X_FRAME_OPTIONS),
     ]
+    if https and settings.SECURE_HSTS_SECONDS:
+        headers.append(("Strict-Transport-Security", f"max-age={settings.SECURE_HSTS_SECONDS}"))
+    return headers
+
+
+def content_headers(variant: Variant) -> list[tuple[str, str]]:
+    """The headers of a 200 that depend on the variant alone: its type, and what became of an animation."""
+    headers = [("Content-Type", ENCODERS[variant.out_format].content_type)]
     original = variant.original
     animation = animation_for(original.format, original.frames, variant.out_format)
     if animation != "none":
         headers.append(("X-Animation", animation))
     return headers
+
+
+def delivery_headers(data: bytes, tier: str, total: float, rendered: Rendered | None) -> list[tuple[str, str]]:
+    """The headers of a 200 that depend on this delivery: length, cache tier, timings."""
+    return [
+        ("Content-Length", str(len(data))),
+        ("X-Cache", tier),
+        ("Server-Timing", server_timing(tier, total, rendered)),
+    ]
 
 
 def server_timing(tier: str, total: float, rendered: Rendered | None) -> str:
