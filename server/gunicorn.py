@@ -14,9 +14,14 @@ graceful_timeout = 10
 accesslog = None  # the request log is Django's own JSON line (server/middleware.py), with timings
 # X-Forwarded-Proto sets the scheme only from these peers: the proxies Django trusts for the client's IP too.
 forwarded_allow_ips = ",".join(str(network) for network in TRUSTED_PROXIES)
+# The application is loaded once, in the master, and the workers are forked from it: they share its memory
+# (Django, Pillow, the app) and a new worker starts in milliseconds instead of a second of imports.
+preload_app = True
 # A worker is replaced after this many requests (plus up to a tenth more, so they do not all go at once):
-# whatever memory fragmentation a long-lived process gathers cannot grow without bound.
-max_requests = int(os.environ.get("MAX_REQUESTS", "5000"))
+# whatever fragmentation a long-lived process gathers cannot grow without bound. Renders, which fragment
+# memory most, run in render processes that replace themselves (transforms/render_pool.py); a worker
+# only serves, so the bound can be high: at 5000 a hot server replaced a worker every second (make bench).
+max_requests = int(os.environ.get("MAX_REQUESTS", "100000"))
 max_requests_jitter = max_requests // 10
 # gunicornc's control socket, one per server beside its data: gunicorn's default, ~/.gunicorn/gunicorn.ctl, is one
 # for all of a user's servers, so a second `make run` took it over, and removed it when it stopped. A Unix socket's
@@ -41,6 +46,13 @@ def child_exit(server: Any, worker: Any) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """A worker must not share a database connection with the master or its siblings (preload_app)."""
+    from django.db import connections
+
+    connections.close_all()
 
 
 def post_worker_init(worker: Any) -> None:

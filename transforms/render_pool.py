@@ -5,7 +5,7 @@ one call), and memory a render took stays with the web worker. So each web worke
 processes (transforms/render_child.py, started with `python -m`, no Django in them) and hands them jobs
 over a pipe: past the deadline, or over RENDER_MEMORY_LIMIT, the process is killed and replaced, and the
 worker answers 503 or 422. A process that grew (fragmentation) or served many jobs is retired.
-Measured here: a job costs the pipe copies (about 1 ms for a 3 MB source); a new process, 0.1 s.
+A job names the original's file (the process reads it) or carries its bytes; a new process costs 0.1 s.
 """
 
 from __future__ import annotations
@@ -36,10 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 POLL_SECONDS = 0.05  # how often the memory of a running render is looked at
 GRACE_SECONDS = 0.1  # past the deadline, the process may still answer its own timeout before it is killed
 _LENGTH = 4
-# glibc raises its mmap threshold as big blocks are freed, after which image buffers come from the heap and
-# stay with the process: a fixed threshold returns every big buffer to the system when a render drops it,
-# and two arenas stop the encoders' threads from each growing one of their own.
-CHILD_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(256 * 1024), "MALLOC_ARENA_MAX": "2"}
+# Two malloc arenas: the encoders' threads would otherwise each grow one of their own, kept for the process's life.
+CHILD_MALLOC = {"MALLOC_ARENA_MAX": "2"}
 
 
 class RenderOverMemory(RenderError):
@@ -72,7 +70,6 @@ class RenderProcess:
         )
         self.jobs = 0
         self.idle_rss = 0
-        self.last_rss = 0
         self._buffer = b""
 
     @property
@@ -106,15 +103,24 @@ class RenderProcess:
         self.idle_rss = int(header.get("rss", 0))
 
     def run(
-        self, source: bytes, spec: VariantSpec, out_format: str, *, deadline: float, max_frames: int, memory_limit: int
+        self,
+        source: bytes | Path,
+        spec: VariantSpec,
+        out_format: str,
+        *,
+        deadline: float,
+        max_frames: int,
+        memory_limit: int,
     ) -> Rendered:
-        job = {
+        job: dict[str, Any] = {
             "query": spec.canonical_query,
             "format": out_format,
             "deadline": deadline,
             "max_frames": max_frames,
             "operations": REGISTRY.paths(),
         }
+        if isinstance(source, Path):  # a file of the store: the process reads it, and no pipe carries it
+            job["path"], source = str(source), b""
         stdin = self.process.stdin
         assert stdin is not None
         try:
@@ -123,7 +129,6 @@ class RenderProcess:
             raise RenderCrashed(f"the render process {self.pid} is gone: {exc}") from exc
         self.jobs += 1
         header, data = self._read_frame(deadline + GRACE_SECONDS, memory_limit=memory_limit)
-        self.last_rss = int(header.get("rss", 0)) - len(data)
         error = header.get("error")
         if error == "timeout":
             raise RenderTimeout(header["message"])
@@ -131,6 +136,8 @@ class RenderProcess:
             raise RenderOverMemory(header["message"])
         if error == "decode":
             raise RenderError(header["message"])
+        if error == "missing":
+            raise FileNotFoundError(header["message"])
         if error is not None:
             raise RenderCrashed(f"the render failed: {header.get('message')}")
         rendered = Rendered(
@@ -193,12 +200,19 @@ class RenderPool:
         self._lock = threading.Lock()
         self._pid = os.getpid()
 
-    def _take(self) -> RenderProcess:
-        with self._lock:
-            if self._pid != os.getpid():  # forked: the processes belong to the parent
-                self._idle, self._pid = [], os.getpid()
-            if self._idle:
-                return self._idle.pop()
+    def _take(self, limits: PoolLimits | None) -> RenderProcess:
+        while True:
+            with self._lock:
+                if self._pid != os.getpid():  # forked: the processes belong to the parent
+                    self._idle, self._pid = [], os.getpid()
+                if not self._idle:
+                    break
+                process = self._idle.pop()
+            # It gave its free heap back after its last render; what it still holds beyond its idle size is
+            # fragmentation, which only a new process sheds.
+            if limits is None or rss_bytes(process.pid) - process.idle_rss <= limits.max_growth:
+                return process
+            process.close()
         process = RenderProcess()
         try:
             process.ready(time.monotonic() + self.START_SECONDS)
@@ -208,12 +222,7 @@ class RenderPool:
         return process
 
     def _give_back(self, process: RenderProcess, limits: PoolLimits) -> None:
-        retire = (
-            not process.alive()
-            or process.jobs >= limits.max_jobs
-            or process.last_rss - process.idle_rss > limits.max_growth
-        )
-        if retire:
+        if not process.alive() or process.jobs >= limits.max_jobs:
             process.close()
             return
         with self._lock:
@@ -221,7 +230,7 @@ class RenderPool:
 
     def render(
         self,
-        source: bytes,
+        source: bytes | Path,
         spec: VariantSpec,
         out_format: str,
         *,
@@ -237,14 +246,15 @@ class RenderPool:
 
     @contextmanager
     def _process(self, limits: PoolLimits) -> Iterator[RenderProcess]:
-        process = self._take()
+        process = self._take(limits)
         try:
             yield process
         except RenderCrashed:
             logger.error("render process %s failed; replacing it", process.pid)
             process.kill()
             raise
-        except RenderError:  # its own answer (undecodable, timed out in time) leaves it good; a kill does not
+        except (RenderError, FileNotFoundError):  # its own answer leaves it good (undecodable, a lost file, timed
+            # out in time); a kill does not
             if process.alive():
                 self._give_back(process, limits)
             raise
@@ -255,7 +265,7 @@ class RenderPool:
 
     def warm(self) -> None:
         """Start one process ahead of the first render (gunicorn's post_worker_init)."""
-        process = self._take()
+        process = self._take(None)
         with self._lock:
             self._idle.append(process)
 

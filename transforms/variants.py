@@ -193,7 +193,7 @@ def variant_fetch(variant: Variant, *, admit: Callable[[], None] | None = None) 
     def render_now() -> bytes:
         with render_slot():
             original = variant.original
-            source = store.path_for(original.sha256, EXTENSIONS.get(original.format, "bin")).read_bytes()
+            source = store.path_for(original.sha256, EXTENSIONS.get(original.format, "bin"))
             deadline = time.monotonic() + settings.RENDER_TIME_BUDGET_SECONDS
             result = render_pool.render(
                 source,
