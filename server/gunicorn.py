@@ -50,13 +50,20 @@ def child_exit(server: Any, worker: Any) -> None:
 
 def post_fork(server: Any, worker: Any) -> None:
     """A worker must not share a database connection with the master or its siblings (preload_app)."""
-    from django.db import connections
+    from django.conf import settings
 
-    connections.close_all()
+    if settings.configured:  # not for another WSGI app run with this configuration (bench/bare_wsgi.py)
+        from django.db import connections
+
+        connections.close_all()
 
 
 def post_worker_init(worker: Any) -> None:
     """Start the worker's first render process now, so the first cache miss does not wait for its imports."""
+    from django.conf import settings
+
+    if not settings.configured:
+        return
     from transforms.render_pool import render_pool
 
     try:
