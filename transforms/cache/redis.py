@@ -140,8 +140,8 @@ class RedisTier:
         return None
 
     def put(self, original_id: str, key: str, data: bytes) -> None:
-        if len(data) > settings.REDIS_VARIANT_MAX_BYTES:
-            return
+        if len(data) > settings.REDIS_VARIANT_MAX_BYTES or self.client() is None:
+            return  # no Redis (or its circuit is open): not even the MAC is worth computing
         value = _MAGIC + self._mac(key, data) + data
         self.call(lambda r: r.set(f"{REDIS_PREFIX}{original_id}:{key}", value, ex=settings.REDIS_VARIANT_TTL))
 
