@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -34,9 +34,8 @@ logger = logging.getLogger(__name__)
 FactsOf = Callable[[str], OriginalFacts | None]
 
 
-@dataclass(frozen=True)
-class VariantRequest:
-    """What a variant request says, read off Django's request or a WSGI environ."""
+class VariantRequest(NamedTuple):
+    """What a variant request says, read off Django's request or a WSGI environ (a tuple: made per request)."""
 
     original_id: str
     query: str
@@ -46,8 +45,7 @@ class VariantRequest:
     https: bool = False
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(NamedTuple):
     """A complete response; `tier` (hit-*, miss, not-modified, or "" for a refusal) is for logs and metrics."""
 
     status: int

@@ -21,6 +21,7 @@ from django.dispatch import receiver
 from django.http.request import split_domain_port, validate_host
 
 from server.logs import request_id_var
+from server.metrics import HTTP_RESPONSES
 from server.middleware import client_ip, record_request
 
 from .answer import Answer, VariantRequest, answer
@@ -32,6 +33,7 @@ _IMAGE_PATH = re.compile(r"/image/([A-Za-z0-9_-]{1,16})/")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 StartResponse = Callable[..., Any]
 _hosts: dict[str, bool] = {}
+_STATUS_LINES = {200: "200 OK", 304: "304 Not Modified"}
 
 
 def _host_allowed(environ: dict[str, Any]) -> bool:
@@ -78,7 +80,7 @@ class VariantFastPath:
         if found is None:
             return self.app(environ, start_response)
         headers = found.headers + self._record(environ, found, started)
-        start_response(f"{found.status} {HTTPStatus(found.status).phrase}", headers)
+        start_response(_STATUS_LINES.get(found.status) or f"{found.status} {HTTPStatus(found.status).phrase}", headers)
         return [found.body]
 
     def _answer(self, environ: dict[str, Any], original_id: str) -> Answer | None:
@@ -98,13 +100,19 @@ class VariantFastPath:
         return answer(request, facts_of=known_originals.get, complete=False)
 
     def _record(self, environ: dict[str, Any], found: Answer, started: float) -> list[tuple[str, str]]:
-        """Count and (when hits are logged) log the request as RequestMiddleware does; the X-Request-ID header."""
+        """Count and (when hits are logged) log the request as RequestMiddleware does; the X-Request-ID header.
+
+        Every answer here is a hit or a 304, which are counted but logged only with LOG_CACHE_HITS: without it
+        nothing is worked out that only the log line would use (a log line cost more than the rest of a hit).
+        """
         supplied = environ.get("HTTP_X_REQUEST_ID", "")
-        request_id = supplied if _REQUEST_ID.fullmatch(supplied) else ""
-        log_hits = _switches()[1]
-        if log_hits:
-            request_id = request_id or uuid.uuid4().hex
-        token = request_id_var.set(request_id or "-")
+        request_id = supplied if supplied and _REQUEST_ID.fullmatch(supplied) else ""
+        if not _switches()[1]:
+            _count(found.status)
+            # A client's own id is echoed; none is made up for a line nobody writes.
+            return [("X-Request-ID", request_id)] if request_id else []
+        request_id = request_id or uuid.uuid4().hex
+        token = request_id_var.set(request_id)
         try:
             record_request(
                 method=environ["REQUEST_METHOD"],
@@ -114,10 +122,19 @@ class VariantFastPath:
                 seconds=time.perf_counter() - started,
                 cache=found.tier if found.status == 200 else "",
                 length=str(len(found.body)),
-                client=client_ip(environ) if log_hits else "",  # hits and 304s are logged only then
-                request_id=request_id or "-",
+                client=client_ip(environ),
+                request_id=request_id,
             )
         finally:
             request_id_var.reset(token)
-        # A client's own id is echoed; none is made up for a line nobody writes.
-        return [("X-Request-ID", request_id)] if request_id else []
+        return [("X-Request-ID", request_id)]
+
+
+@functools.cache
+def _counter(status: int) -> Any:
+    return HTTP_RESPONSES.labels("image", str(status))
+
+
+def _count(status: int) -> None:
+    """What record_request counts for an image hit or 304 that is not logged."""
+    _counter(status).inc()
