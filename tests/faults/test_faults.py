@@ -288,3 +288,45 @@ def test_workers_are_recycled_and_their_render_processes_go_with_them(tmp_path: 
         assert not Path(f"/proc/{render_process}").exists(), "its render process ended with it"
     finally:
         server.stop()
+
+
+def status_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def test_the_security_reviews_reproductions_do_not_take_the_worker(tmp_path: Path):
+    """Issue 16's reproductions against a real worker: refused in milliseconds, or rendered by the worker's render
+    process within the documented bound, while the worker itself does not grow."""
+    from transforms.tests.test_budgets import SOURCES
+
+    server = live.start(tmp_path / "data", workers=1)
+    try:
+        ids = {name: upload(server, SOURCES[name]())["id"] for name in ("animated gif", "tall strip", "wide strip")}
+        (worker,) = worker_pids(server)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not children(worker):
+            time.sleep(0.1)
+        (renderer,) = children(worker)
+        for pid in (worker, renderer):
+            Path(f"/proc/{pid}/clear_refs").write_text("5")  # each peak from here on
+        worker_rss, renderer_rss = status_kib(worker, "VmRSS"), status_kib(renderer, "VmRSS")
+        refused = [
+            (ids["animated gif"], "w=1500&h=8192&fit=pad&fmt=webp"),  # 3.3 GB and 17 s before
+            (ids["tall strip"], "w=8192&h=8192&fit=pad&fmt=avif"),  # 1.6 GB
+            (ids["wide strip"], "w=8192&h=8192&fit=pad&fmt=webp"),  # 1.3 GB
+            (ids["tall strip"], "w=100&fmt=webp"),  # a 500 before: WebP holds 16383 px a side
+        ]
+        for original_id, query in refused:
+            status, _, body, seconds = timed_get(server, f"/image/{original_id}/?{query}")
+            assert status in (400, 422) and seconds < 1.0, (query, status, body[:200])
+        status, headers, _, _ = timed_get(server, f"/image/{ids['animated gif']}/?w=1500&fmt=webp")
+        assert status == 200 and headers["x-animation"] == "kept"
+        worker_growth = status_kib(worker, "VmHWM") - worker_rss
+        renderer_growth = status_kib(renderer, "VmHWM") - renderer_rss
+        assert worker_growth < 32 * 1024, f"the web worker grew {worker_growth} KiB"
+        assert renderer_growth < 256 * 1024, f"the render process grew {renderer_growth} KiB"
+    finally:
+        server.stop()
