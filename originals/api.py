@@ -64,10 +64,10 @@ class OriginalOutput(serializers.ModelSerializer):
         return request.build_absolute_uri(path) if request is not None else path
 
     def get_url(self, obj: Original) -> str:
-        return self._absolute(variant_links(obj.id)[0])
+        return self._absolute(variant_links(obj)[0])
 
     def get_variants(self, obj: Original) -> dict[str, str]:
-        return {name: self._absolute(path) for name, path in variant_links(obj.id)[1].items()}
+        return {name: self._absolute(path) for name, path in variant_links(obj)[1].items()}
 
     def get_original_url(self, obj: Original) -> str | None:
         request = self.context.get("request")

@@ -7,8 +7,10 @@ from collections.abc import Callable
 
 from django.core.exceptions import ImproperlyConfigured
 
-# original id -> (the variant base URL, {name: a ready-made variant URL})
-VariantLinks = Callable[[str], tuple[str, dict[str, str]]]
+from .models import Original
+
+# an original -> (the variant base URL, {name: a ready-made variant URL})
+VariantLinks = Callable[[Original], tuple[str, dict[str, str]]]
 
 _provider: VariantLinks | None = None
 
@@ -18,7 +20,7 @@ def provide(provider: VariantLinks) -> None:
     _provider = provider
 
 
-def variant_links(original_id: str) -> tuple[str, dict[str, str]]:
+def variant_links(original: Original) -> tuple[str, dict[str, str]]:
     if _provider is None:
         raise ImproperlyConfigured("No app provides variant links: is transforms in INSTALLED_APPS?")
-    return _provider(original_id)
+    return _provider(original)

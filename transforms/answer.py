@@ -90,31 +90,30 @@ class Resolutions:
     size = 20_000
 
     def __init__(self) -> None:
-        self._queries: dict[tuple[str, str], VariantSpec | Answer] = {}
+        self._queries: dict[tuple[str, str], tuple[VariantSpec, str | None] | Answer] = {}
         self._variants: dict[tuple[str, str, str], Resolved | Answer] = {}
 
     def reset(self) -> None:
         self._queries.clear()
         self._variants.clear()
 
-    def query(self, original_id: str, query: str) -> VariantSpec | Answer:
-        """The spec a query names for this original, or the 400/403 refusing it."""
+    def query(self, original_id: str, query: str) -> tuple[VariantSpec, str | None] | Answer:
+        """The spec and signature a query names for this original, or the 400 refusing it."""
         key = (original_id, query)
         found = self._queries.get(key)
         if found is None:
             found = self._remember(self._queries, key, _checked_query(original_id, query))
         return found
 
-    def variant(self, facts: OriginalFacts, spec: VariantSpec, query: str, accept: str) -> Resolved | Answer:
-        """The variant (format, key, headers) for this original and Accept header, or the 400/422 of its budget."""
+    def variant(
+        self, facts: OriginalFacts, checked: tuple[VariantSpec, str | None], query: str, accept: str
+    ) -> Resolved | Answer:
+        """The variant (format, key, headers) for this original and Accept header, or the 403 of its signature or
+        the 400/422 of its budget."""
         key = (facts.id, query, accept)
         found = self._variants.get(key)
         if found is None:
-            try:
-                resolved: Resolved | Answer = Resolved.of(variant_resolve(spec, facts, accept=accept))
-            except InvalidSpec as exc:  # over an output budget
-                resolved = refusal(exc.status, exc.message, exc.code, exc.param)
-            found = self._remember(self._variants, key, resolved)
+            found = self._remember(self._variants, key, _resolved(facts, *checked, accept))
         return found
 
     def _remember(self, memo: dict[Any, Any], key: Any, value: Any) -> Any:
@@ -124,15 +123,22 @@ class Resolutions:
         return value
 
 
-def _checked_query(original_id: str, query: str) -> VariantSpec | Answer:
+def _checked_query(original_id: str, query: str) -> tuple[VariantSpec, str | None] | Answer:
     try:
-        spec, signature = spec_from_query(query)
+        return spec_from_query(query)
     except InvalidSpec as exc:
         return refusal(exc.status, exc.message, exc.code, exc.param)
-    problem = signing.signature_problem(original_id, spec, signature)
+
+
+def _resolved(facts: OriginalFacts, spec: VariantSpec, signature: str | None, accept: str) -> Resolved | Answer:
+    canonical = signing.signed_spec(spec, original_format=facts.format, has_alpha=facts.has_alpha)
+    problem = signing.signature_problem(facts.id, spec, signature, canonical=canonical)
     if problem is not None:
         return refusal(403, problem[1], problem[0], "sig")
-    return spec
+    try:
+        return Resolved.of(variant_resolve(spec, facts, accept=accept))
+    except InvalidSpec as exc:  # over an output budget
+        return refusal(exc.status, exc.message, exc.code, exc.param)
 
 
 resolutions = Resolutions()

@@ -62,7 +62,7 @@ def builder_link(request: HttpRequest, original: Original, spec: VariantSpec) ->
     """The variant's path as the builder shows it, signed when the server wants it and this visitor may have it."""
     mode = settings.URL_SIGNING
     if mode == "off" or may_sign(request, original) or (mode == "presets" and signing.is_public(spec)):
-        return variant_path(original.id, spec)
+        return variant_path(original, spec)
     if mode == "presets":
         served = "only presets and the widths " + ", ".join(map(str, settings.WIDTH_LADDER))
     else:

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from .formats import default_format
 from .spec import InvalidSpec, VariantSpec, parse
 
 MODES = ("off", "required", "presets")
@@ -24,8 +25,23 @@ SIGNATURE_BYTES = 32
 
 
 def message(original_id: str, spec: VariantSpec) -> bytes:
-    """What is signed: the canonical path and query, so every spelling of a variant shares one signature."""
+    """What is signed: `/image/<id>/?` and the spec's canonical query (the `?` is there when the query is empty too).
+
+    Sign `signed_spec(…)`'s spelling, so that every spelling of one variant shares one signature.
+    """
     return f"/image/{original_id}/?{spec.canonical_query}".encode()
+
+
+def signed_spec(spec: VariantSpec, *, original_format: str, has_alpha: bool) -> VariantSpec:
+    """The one spelling of a variant that is signed: its canonical query, with `fmt` left out when it is the
+    original's own default format and `q` left out when it is that format's default. `?w=300`, `?fmt=jpeg&w=300`
+    and `?w=300&q=82` of a JPEG are one variant (one ETag), so one signature. `fmt=auto` is kept as it is: what it
+    becomes depends on each request's Accept header."""
+    if spec.fmt == "auto":
+        return spec
+    default = default_format(original_format, has_alpha)
+    final = spec.for_output(spec.fmt or default)
+    return final.replace(fmt=None) if final.fmt == default else final
 
 
 def sign(payload: bytes, key: bytes) -> str:
@@ -74,23 +90,34 @@ def is_public(spec: VariantSpec) -> bool:
     return asked == VariantSpec(w=spec.w) and spec.w in settings.WIDTH_LADDER
 
 
-def signature_problem(original_id: str, spec: VariantSpec, signature: str | None) -> tuple[str, str] | None:
-    """None when the request may be served, else (code, message) for a 403."""
+def signature_problem(
+    original_id: str, spec: VariantSpec, signature: str | None, *, canonical: VariantSpec | None = None
+) -> tuple[str, str] | None:
+    """None when the request may be served, else (code, message) for a 403.
+
+    `canonical` is `signed_spec(spec, …)` when the original is known: its signature verifies every spelling of the
+    variant, and so does one of the query as it was written (canonicalised), which a signer may have signed instead.
+    """
     mode = settings.URL_SIGNING
-    if mode == "off" or (mode == "presets" and is_public(spec)):
+    canonical = canonical or spec
+    if mode == "off" or (mode == "presets" and (is_public(canonical) or is_public(spec))):
         return None
     if not signature:
         why = "every variant must be signed" if mode == "required" else "only presets and ladder widths are not"
         return "signature_required", f"This variant needs a sig parameter: {why}."
-    if not verify(message(original_id, spec), signature, keys()):
+    payloads = {message(original_id, canonical), message(original_id, spec)}
+    if not any(verify(payload, signature, keys()) for payload in payloads):
         return "invalid_signature", "The sig parameter does not match this URL; sign the canonical URL again."
     return None
 
 
-def signed_query(original_id: str, spec: VariantSpec) -> str:
-    """The canonical query, with its sig when signing is on: what links written by this service use."""
+def signed_query(original_id: str, spec: VariantSpec, *, canonical: VariantSpec | None = None) -> str:
+    """The canonical query, with its sig when signing is on: what links written by this service use.
+
+    `canonical` (see signature_problem) is what is signed when the original is known.
+    """
     query = spec.canonical_query
     if settings.URL_SIGNING == "off":
         return query
-    sig = sign(message(original_id, spec), keys()[0])
+    sig = sign(message(original_id, canonical or spec), keys()[0])
     return f"{query}&sig={sig}" if query else f"sig={sig}"

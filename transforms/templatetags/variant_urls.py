@@ -26,6 +26,11 @@ class Picture(Protocol):
     height: int
 
 
+def _signable(picture: Picture) -> Any:
+    """The picture itself when it says its format (an Original does): its links then carry the canonical signature."""
+    return picture if hasattr(picture, "format") and hasattr(picture, "has_alpha") else picture.id
+
+
 def variant_spec(params: Mapping[str, Any]) -> VariantSpec:
     """The canonical spec for a template's keyword arguments (`preset="thumbnail"` too), checked like a URL's query."""
     return spec_from_keywords(params)
@@ -55,7 +60,7 @@ def srcset_candidates(picture: Picture, spec: VariantSpec) -> list[tuple[str, in
         size = output_size(picture, scaled)
         if size == previous:
             break
-        candidates.append((variant_path(picture.id, scaled), density))
+        candidates.append((variant_path(_signable(picture), scaled), density))
         previous = size
     return candidates
 
@@ -74,7 +79,7 @@ def _split(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 @register.simple_tag
 def variant_url(picture: Picture, **params: Any) -> str:
     """`{% variant_url original w=300 fmt="webp" %}`: the variant's canonical path."""
-    return variant_path(picture.id, variant_spec(params))
+    return variant_path(_signable(picture), variant_spec(params))
 
 
 @register.simple_tag
@@ -95,7 +100,7 @@ def variant_img(picture: Picture, **kwargs: Any) -> SafeString:
     extra = format_html_join("", ' {}="{}"', ((name, value) for name, value in attributes.items()))
     return format_html(
         '<img src="{}" srcset="{}" width="{}" height="{}"{}>',
-        variant_path(picture.id, spec),
+        variant_path(_signable(picture), spec),
         _srcset(candidates),
         width,
         height,

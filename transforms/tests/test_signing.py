@@ -100,3 +100,62 @@ def test_links_the_service_writes_are_signed_with_the_first_key(client: Client, 
 def test_off_mode_ignores_sig(client: Client, original):
     assert client.get(f"/image/{original['id']}/?w=50&sig=whatever").status_code == 200
     assert "sig=" not in variant_path(original["id"], VariantSpec(w=50))
+
+
+JPEG_SPELLINGS = ["w=300", "fmt=jpeg&w=300", "w=300&q=82", "q=82&fmt=JPG&w=0300&rotate=0", "fit=cover&w=300"]
+
+
+@pytest.mark.parametrize("spelling", JPEG_SPELLINGS)
+@override_settings(URL_SIGNING="required", URL_SIGNING_KEYS=[NEW])
+def test_every_spelling_of_a_variant_verifies_with_one_signature(client: Client, original, spelling: str):
+    """Issue 12: they share an ETag, so they share the signature of the canonical form, `/image/<id>/?w=300`."""
+    oid = original["id"]  # a JPEG: fmt=jpeg is its default format, q=82 JPEG's default quality
+    sig = signing.sign(f"/image/{oid}/?w=300".encode(), NEW.encode())
+    response = client.get(f"/image/{oid}/?{spelling}&sig={sig}")
+    assert response.status_code == 200, response.content
+    assert response["ETag"] == client.get(f"/image/{oid}/?w=300&sig={sig}")["ETag"]
+
+
+@override_settings(URL_SIGNING="required", URL_SIGNING_KEYS=[NEW])
+def test_the_bare_variant_signs_path_and_question_mark(client: Client, original):
+    oid = original["id"]
+    sig = signing.sign(f"/image/{oid}/?".encode(), NEW.encode())
+    assert client.get(f"/image/{oid}/?sig={sig}").status_code == 200
+    assert client.get(f"/image/{oid}/?fmt=jpeg&sig={sig}").status_code == 200, "fmt=jpeg is a JPEG's own"
+
+
+@override_settings(URL_SIGNING="required", URL_SIGNING_KEYS=[NEW])
+def test_the_service_writes_the_canonical_signature(client: Client, original):
+    from originals.models import Original
+
+    oid = original["id"]
+    path = variant_path(Original.objects.get(pk=oid), VariantSpec(w=300, fmt="jpeg", q=82))
+    expected = signing.sign(f"/image/{oid}/?w=300".encode(), NEW.encode())
+    assert path.endswith(f"?fmt=jpeg&w=300&sig={expected}")
+    assert client.get(path).status_code == 200
+
+
+def test_the_readmes_shell_recipe_signs_as_the_service_verifies(client: Client, original):
+    """The README's `sign()` line, run by bash with openssl, against the service in required mode."""
+    import re
+    import subprocess
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    line = next(line.strip() for line in readme.splitlines() if line.strip().startswith("sign() {"))
+    key = "readme-recipe-key-0123456789abcdef"
+    oid, query = original["id"], "fmt=webp&w=300"
+    done = subprocess.run(
+        ["bash", "-c", f'{line}\nsign "$ID" "$QUERY"'],
+        env={"PATH": "/usr/bin:/bin", "URL_SIGNING_KEY": key, "ID": oid, "QUERY": query},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    sig = done.stdout.strip()
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", sig), done
+    assert sig == signing.sign(f"/image/{oid}/?{query}".encode(), key.encode())
+    with override_settings(URL_SIGNING="required", URL_SIGNING_KEYS=[key]):
+        assert client.get(f"/image/{oid}/?{query}&sig={sig}").status_code == 200
+        wrong = sig[:-1] + ("E" if sig.endswith("A") else "A")  # the last character holds 4 bits: A, E, I, …
+        assert client.get(f"/image/{oid}/?{query}&sig={wrong}").status_code == 403
