@@ -282,13 +282,15 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Darkroom API",
-    "DESCRIPTION": "Upload, list, show and delete originals; variants are served from /image/<id>/.",
+    "DESCRIPTION": "Upload, list, show and delete originals; variants are served from `/image/{id}/?w=…`.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # /image/{id}/ is a plain Django view: documented from the operation registry (transforms/openapi.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "transforms.openapi.variant_paths"],
 }
 
 # Behind a proxy (Fly, a load balancer): the header that carries the client's IP, trusted for throttling

@@ -76,6 +76,10 @@ class Param(Generic[T]):
         """(min, max) of a number input, or None."""
         return None
 
+    def schema(self, limits: Limits) -> dict[str, Any]:
+        """The OpenAPI schema of the values it accepts (transforms/openapi.py documents /image/ with it)."""
+        return {"type": "string"}
+
 
 @dataclass(frozen=True)
 class Integer(Param[int | None]):
@@ -86,6 +90,10 @@ class Integer(Param[int | None]):
 
     def bounds(self, limits: Limits) -> tuple[int, int]:
         return self.low, limits.max_side if self.high is None else self.high
+
+    def schema(self, limits: Limits) -> dict[str, Any]:
+        low, high = self.bounds(limits)
+        return {"type": "integer", "minimum": low, "maximum": high}
 
     def parse(self, value: str, limits: Limits) -> int:
         low, high = self.bounds(limits)
@@ -120,6 +128,12 @@ class Choice(Param[Any]):
     def offer(self) -> tuple[tuple[str, str], ...]:
         return tuple(self.offered.items())
 
+    def schema(self, limits: Limits) -> dict[str, Any]:
+        spellings = list(self.spellings)
+        if self.fold_case:  # any ASCII letter case: a pattern says it, an enum cannot
+            return {"type": "string", "pattern": "^(?i:" + "|".join(spellings) + ")$", "example": spellings[0]}
+        return {"type": "string", "enum": spellings}
+
 
 @dataclass(frozen=True)
 class QuarterTurn(Param[int]):
@@ -136,3 +150,6 @@ class QuarterTurn(Param[int]):
 
     def offer(self) -> tuple[tuple[str, str], ...]:
         return tuple((str(turn), f"{turn}°") for turn in self.turns)
+
+    def schema(self, limits: Limits) -> dict[str, Any]:
+        return {"type": "integer", "enum": list(self.turns)}

@@ -93,3 +93,24 @@ def test_the_builder_and_the_tags_offer_a_registered_parameter(client: Client, u
 
     html = Template('{% load variant_urls %}{% variant_url p w=100 tint="blue" %}').render(Context({"p": Picture()}))
     assert "tint=blue" in html
+
+
+def schema_of(client: Client) -> dict:
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    import json
+
+    return json.loads(response.content)
+
+
+@pytest.mark.django_db
+def test_the_openapi_schema_documents_the_variant_endpoint_from_the_registry(client: Client, tint):
+    schema = schema_of(client)
+    get = schema["paths"]["/image/{id}/"]["get"]
+    names = [parameter["name"] for parameter in get["parameters"]]
+    assert names == ["id", *REGISTRY.params, "preset", "sig"], "tint, registered for this test, is in it too"
+    by_name = {parameter["name"]: parameter["schema"] for parameter in get["parameters"]}
+    assert by_name["w"] == {"type": "integer", "minimum": 1, "maximum": 8192}
+    assert by_name["rotate"] == {"type": "integer", "enum": [0, 90, 180, 270]}
+    assert set(get["responses"]) >= {"200", "304", "400", "403", "404", "422", "429", "503"}
+    assert "/image//" not in schema["info"]["description"]
