@@ -132,6 +132,9 @@ def original_or_404(request: HttpRequest, original_id: str) -> Original:
     """The original, if the visitor may see it; else the 404 of an unknown id, which confirms nothing."""
     original = selectors.original_get(original_id, viewer=request.user)
     if original is None:
+        just_uploaded = selectors.original_get(original_id)
+        if just_uploaded is not None and visibility.uploaded_here(request, just_uploaded):
+            return just_uploaded  # their own anonymous upload, from this session, a moment ago
         raise DarkroomError(f"No original has the id {original_id[:40]!r}.", code="not_found", param="id", status=404)
     return original
 
@@ -195,6 +198,7 @@ def _create(request: HttpRequest) -> tuple[Original, bool]:
     try:
         owner = request.user if isinstance(request.user, User) else None
         original, created = services.original_create(upload=_the_file(request), owner=owner)
+        visibility.remember_upload(request, original)
     except DarkroomError as exc:
         UPLOAD_REFUSALS.labels(code=exc.code).inc()
         raise

@@ -7,13 +7,14 @@ staff's unless PUBLIC_ORIGINALS is on too. Variants (/image/<id>/) are outside t
 they carry no metadata.
 """
 
+import time
 from typing import TypeVar
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q
-from django.http import HttpResponseBase
+from django.http import HttpRequest, HttpResponseBase
 from django.utils.cache import patch_cache_control
 
 from .models import Original
@@ -61,3 +62,29 @@ def mark_personal(response: Response) -> Response:
     """What a response shows depends on who asks: no shared cache (a CDN, a proxy) may keep it for others."""
     patch_cache_control(response, private=True)
     return response
+
+
+# An anonymous uploader is nobody to the model above, so without more they could not open their own picture's page
+# (in a private gallery) nor have its variants signed. The page's upload remembers, in the uploader's session,
+# what they uploaded: for ANONYMOUS_UPLOAD_SECONDS after it, that session may see it and have its variants signed
+# as its owner would. API clients are answered with the upload's JSON, whose links are signed already.
+_SESSION_KEY = "darkroom.uploads"
+_SESSION_ENTRIES = 50
+
+
+def remember_upload(request: HttpRequest, original: Original) -> None:
+    """Note, in an anonymous visitor's session, that they just uploaded `original`."""
+    if request.user.is_authenticated or not hasattr(request, "session"):
+        return
+    now = time.time()
+    uploads = {key: until for key, until in request.session.get(_SESSION_KEY, {}).items() if until > now}
+    uploads[original.pk] = now + settings.ANONYMOUS_UPLOAD_SECONDS
+    request.session[_SESSION_KEY] = dict(sorted(uploads.items(), key=lambda item: item[1])[-_SESSION_ENTRIES:])
+
+
+def uploaded_here(request: HttpRequest, original: Original) -> bool:
+    """Whether this anonymous session uploaded `original` less than ANONYMOUS_UPLOAD_SECONDS ago."""
+    if original.owner_id is not None or not hasattr(request, "session"):
+        return False
+    until = request.session.get(_SESSION_KEY, {}).get(original.pk)
+    return isinstance(until, int | float) and until > time.time()

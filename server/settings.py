@@ -105,6 +105,8 @@ if PUBLIC_ORIGINALS and not PUBLIC_GALLERY:
     raise ImproperlyConfigured(
         "PUBLIC_ORIGINALS=true needs PUBLIC_GALLERY=true: in a private gallery the untouched files are private too"
     )
+# How long an anonymous uploader's session may see its upload's page and have its variants signed.
+ANONYMOUS_UPLOAD_SECONDS = _positive_int("ANONYMOUS_UPLOAD_SECONDS", 3600)
 
 INSTALLED_APPS = [
     "originals",  # first: its createsuperuser replaces Django's (the first app with a command's name wins)

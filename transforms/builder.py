@@ -12,7 +12,7 @@ from django.shortcuts import render
 
 from originals.models import Original
 from originals.pages import PageView, decimal_size, original_or_404
-from originals.visibility import is_owner_or_staff, may_download
+from originals.visibility import is_owner_or_staff, may_download, uploaded_here
 from server.errors import DarkroomError
 
 from . import signing
@@ -54,8 +54,9 @@ def builder_fields(values: dict[str, str]) -> list[dict[str, Any]]:
 
 
 def may_sign(request: HttpRequest, original: Original) -> bool:
-    """Signed links to any variant only for who may delete the original: a signer open to all would undo signing."""
-    return is_owner_or_staff(request.user, original)
+    """Signed links to any variant only for who may delete the original, or for the anonymous session that just
+    uploaded it (originals/visibility.py): a signer open to all would undo signing."""
+    return is_owner_or_staff(request.user, original) or uploaded_here(request, original)
 
 
 def builder_link(request: HttpRequest, original: Original, spec: VariantSpec) -> str:
