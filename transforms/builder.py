@@ -28,7 +28,7 @@ def _builder_pairs(request: HttpRequest, defaults: list[tuple[str, str]] | None 
     """The query as /image/ would read it, but for the form's blank fields (a field left empty is not given)."""
     pairs = parse_qsl(request.META.get("QUERY_STRING", ""), keep_blank_values=True)
     given = [(name, value.strip()) for name, value in pairs if value.strip()]
-    if not any(name in REGISTRY.params for name, _ in pairs):
+    if not pairs:
         return list(defaults or [])
     return given
 

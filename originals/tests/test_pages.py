@@ -292,3 +292,15 @@ def test_in_presets_mode_visitors_get_ladder_widths(client):
     refused = client.get(f"/originals/{original.id}/url/?w=641")
     assert refused.status_code == 403
     assert "only presets and the widths 32, 64, 160, 320" in refused.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "query", ["w=300&w=400", "w=0300&W=1", "w=%2B300", "rotate=45", "fmt=tiff", "x=1", "preset=nope", "q=101"]
+)
+def test_the_builder_refuses_what_image_refuses_with_the_same_words(client, query):
+    """Issue 12: ?w=300&w=400 was 200 with w=400 from the builder, 400 from /image/."""
+    (original,) = make_originals(1)
+    image = client.get(f"/image/{original.id}/?{query}")
+    builder = client.get(f"/originals/{original.id}/url/?{query}")
+    assert image.status_code == builder.status_code == 400
+    assert builder.json() == image.json()
