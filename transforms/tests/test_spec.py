@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from transforms.operations import REGISTRY
 from transforms.spec import (
     DEFAULT_QUALITY,
     LOSSY_FORMATS,
@@ -251,7 +252,7 @@ def test_refused_queries_name_the_parameter(query: str, param: str, code: str) -
         ("q=101", "q must be an integer from 1 to 100, got '101'"),
         ("rotate=45", "rotate must be one of 0, 90, 180, 270 (degrees clockwise), got '45'"),
         ("fmt=../png", "fmt must be one of jpeg, png, webp, avif, gif, jpg, auto, got '../png'"),
-        ("width=300", "'width' is not a parameter; use one of w, h, fit, rotate, flip, fmt, q, preset"),
+        ("width=300", f"'width' is not a parameter; use one of {', '.join(REGISTRY.params)}, preset"),
         ("w=1&w=2", "w is given more than once; give it once"),
         ("w=", "w is empty; give it a value or leave it out"),
     ],
@@ -403,7 +404,7 @@ def test_canonical_query_parses_back_to_the_spec(spec: VariantSpec) -> None:
     assert parse(parse_qsl(spec.canonical_query, keep_blank_values=True)) == spec
 
 
-names = st.sampled_from(["w", "h", "fit", "rotate", "flip", "fmt", "q"]) | st.text()
+names = st.sampled_from(list(REGISTRY.params)) | st.text()
 
 
 @NO_DB
