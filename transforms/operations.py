@@ -179,6 +179,27 @@ class ToSRGB(Operation):
         return image.convert(out_mode)
 
 
+class Gray(Operation):
+    """`gray=1`: the picture in shades of grey (Pillow's ITU-R 601 luma), transparency kept. After the resize (fewer
+    pixels) and the conversion to sRGB (the right ones); before flattening and padding, which it leaves alone."""
+
+    params = (
+        Choice(
+            "gray",
+            0,
+            label="Grey",
+            spellings={"0": 0, "1": 1},
+            offered={"": "no", "1": "yes"},
+            doc="the picture in shades of grey",
+        ),
+    )
+
+    def apply(self, image: Image.Image, plan: Plan) -> Image.Image:
+        if plan.spec is None or not plan.spec.value("gray") or image.mode in ("L", "LA"):
+            return image
+        return image.convert("LA" if image.mode == "RGBA" else "L")
+
+
 class Flatten(Operation):
     """Composite transparent pixels on white when the output format has no alpha."""
 
@@ -244,7 +265,7 @@ class Output(Operation):
 
 
 REGISTRY = Registry(
-    (ToWorkingMode(), Fit(), Rotate(), Flip(), ToSRGB(), Flatten(), Transpose(), Pad(), Strip(), Output())
+    (ToWorkingMode(), Fit(), Rotate(), Flip(), ToSRGB(), Gray(), Flatten(), Transpose(), Pad(), Strip(), Output())
 )
 assert set(DEFAULT_QUALITY) <= set(OUTPUT_FORMATS)
 

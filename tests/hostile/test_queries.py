@@ -30,6 +30,7 @@ FMT_VALUES = [
 ROTATE_VALUES = ["360", "-90", "90.0", "45", "٩٠", "90 ", "+90", "1", "0090x", "270270", "-0"]
 FLIP_VALUES = ["H", "x", "hh", "vv", "hvh", "h,v", "h v", "both", "1", "true"]
 FIT_VALUES = ["COVER", "crop", "scale", "cover ", "Contain", "inside", "fill!", "pad pad", "1"]
+GRAY_VALUES = ["2", "01", "1.0", "true", "on", "yes", "-1", "+1", " 1", "1 ", "１", "١", "I", "l", "0x1", "1%00"]
 
 REFUSED: list[tuple[str, str]] = []  # (query, the parameter the 400 must name)
 for param in ("w", "h", "q"):
@@ -40,6 +41,8 @@ REFUSED += [(f"fmt={quote(v, safe='')}", "fmt") for v in FMT_VALUES]
 REFUSED += [(f"rotate={quote(v, safe='')}", "rotate") for v in ROTATE_VALUES]
 REFUSED += [(f"flip={quote(v, safe='')}", "flip") for v in FLIP_VALUES]
 REFUSED += [(f"fit={quote(v, safe='')}", "fit") for v in FIT_VALUES]
+REFUSED += [(f"gray={quote(v, safe='')}", "gray") for v in GRAY_VALUES]
+REFUSED += [("gray=1&gray=1", "gray"), ("gray=", "gray"), ("gray", "gray"), ("Gray=1", "Gray"), ("grey=1", "grey")]
 REFUSED += [
     ("w=1%26h=2", "w"),  # an encoded & is part of the value
     ("w=10&h=10&w=20", "w"),

@@ -358,6 +358,7 @@ def canonical_specs(draw: st.DrawFn) -> VariantSpec:
         flip=draw(st.sampled_from(["", "h", "v", "hv"])),
         fmt=fmt,
         q=q,
+        gray=draw(st.sampled_from([0, 1])),
     )
 
 
@@ -375,6 +376,8 @@ def respell(draw: st.DrawFn, spec: VariantSpec) -> list[tuple[str, str]]:
         spelled.append(("flip", "vh" if spec.flip == "hv" and draw(st.booleans()) else spec.flip))
     if spec.fmt is not None:
         spelled.append(("fmt", respell_format(draw, spec.fmt)))
+    if spec.value("gray") or draw(st.booleans()):
+        spelled.append(("gray", str(spec.value("gray"))))
     return draw(st.permutations(spelled))
 
 
