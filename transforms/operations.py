@@ -25,7 +25,7 @@ from transforms.geometry import (
     fit_into,
     swaps_axes,
 )
-from transforms.params import Choice, Integer, Param, QuarterTurn
+from transforms.params import Choice, Integer, Limits, Param, QuarterTurn
 from transforms.registry import Registry
 
 if TYPE_CHECKING:
@@ -45,8 +45,9 @@ class Operation:
 
     params: ClassVar[tuple[Param[Any], ...]] = ()
 
-    def canonicalize(self, values: dict[str, Any]) -> None:
-        """Rewrite parsed `values` (by parameter name) so that every spelling of one variant is one spec."""
+    def canonicalize(self, values: dict[str, Any], limits: Limits) -> None:
+        """Rewrite parsed `values` (by parameter name) so that every spelling of one variant is one spec; raise
+        InvalidSpec, naming a parameter, for values that are well-formed alone but not together."""
 
     def transpose(self, spec: VariantSpec) -> T | None:
         """The transpose this operation adds to the picture's orientation (after EXIF's, in registry order)."""
@@ -96,7 +97,7 @@ class Fit(Operation):
         ),
     )
 
-    def canonicalize(self, values: dict[str, Any]) -> None:
+    def canonicalize(self, values: dict[str, Any], limits: Limits) -> None:
         if values.get("w") is None or values.get("h") is None:
             values.pop("fit", None)  # how a picture meets a box only matters when the box has two sides
 
@@ -258,7 +259,7 @@ class Output(Operation):
         Integer("q", None, label="Quality", placeholder="default", low=1, high=100, doc="quality of lossy formats"),
     )
 
-    def canonicalize(self, values: dict[str, Any]) -> None:
+    def canonicalize(self, values: dict[str, Any], limits: Limits) -> None:
         fmt = values.get("fmt")
         if fmt is not None and fmt != "auto":  # with fmt absent or auto, q waits until the format is known
             values["q"] = quality_for(fmt, values.get("q"))

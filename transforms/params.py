@@ -2,7 +2,8 @@
 
 # Strictness, the same for every parameter: integers are ASCII digits only (Python's int() would take ' 300',
 # '+300', '3_00' and '٣٠٠'), at most nine of them (int() of a long digit string is slow, and above 4300 digits
-# it raises); keywords are matched exactly, and only a parameter that says so folds ASCII case (str.lower()
+# it raises); decimals are such digits and at most one more after a dot (never float(), which takes 'inf' and
+# '1e1'); keywords are matched exactly, and only a parameter that says so folds ASCII case (str.lower()
 # maps some non-ASCII letters onto ASCII ones). Nothing is clamped. Every refusal names its parameter.
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, Generic, TypeVar
 T = TypeVar("T")
 
 _DIGITS = re.compile(r"[0-9]+")
+_TENTHS = re.compile(r"([0-9]+)(?:\.([0-9]))?")
 _MAX_DIGITS = 9
 _ECHO_CHARS = 40
 
@@ -72,9 +74,13 @@ class Param(Generic[T]):
         """(value, label) pairs a form can offer, canonical values only; None for free input."""
         return None
 
-    def bounds(self, limits: Limits) -> tuple[int, int] | None:
+    def bounds(self, limits: Limits) -> tuple[float, float] | None:
         """(min, max) of a number input, or None."""
         return None
+
+    def increment(self) -> float:
+        """The step of a number input: what one click of its arrows adds."""
+        return 1
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,50 @@ class Integer(Param[int | None]):
         if len(value) > _MAX_DIGITS or not low <= int(value) <= high:
             raise InvalidSpec(self.name, problem, "out_of_range")
         return int(value)
+
+
+@dataclass(frozen=True)
+class Tenths(Param[float | None]):
+    """A number from `low` to `high` in steps of `step`, with at most one digit after the dot: `2`, `2.0`, `02.5`.
+
+    Read exactly, in tenths (never through float(), which takes ' 2', '2e0', 'inf' and '٢'); written without a
+    trailing `.0`, so `2.0` and `2` are one spelling. Leading zeros are accepted, as integers accept them.
+    """
+
+    low: float = 0.1
+    high: float = 1.0
+    step: float = 0.1
+
+    def bounds(self, limits: Limits) -> tuple[float, float]:
+        return self.low, self.high
+
+    def increment(self) -> float:
+        return self.step
+
+    def parse(self, value: str, limits: Limits) -> float:
+        low, high, step = (round(bound * 10) for bound in (self.low, self.high, self.step))
+        match = _TENTHS.fullmatch(value)
+        if match is None:
+            raise InvalidSpec(self.name, self._problem(value), "invalid_parameter")
+        whole, tenth = match.groups()
+        if len(whole) > _MAX_DIGITS or not low <= int(whole) * 10 + int(tenth or 0) <= high:
+            raise InvalidSpec(self.name, self._problem(value), "out_of_range")
+        tenths = int(whole) * 10 + int(tenth or 0)
+        if (tenths - low) % step:
+            raise InvalidSpec(self.name, self._problem(value), "invalid_parameter")
+        return tenths / 10
+
+    def format(self, value: float | None) -> str:
+        assert value is not None, f"{self.name} has no spelling for its default"
+        whole, tenth = divmod(round(value * 10), 10)
+        return f"{whole}.{tenth}" if tenth else str(whole)
+
+    def _problem(self, value: str) -> str:
+        steps = "" if round(self.step * 10) == 1 else f" in steps of {self.format(self.step)}"
+        return (
+            f"{self.name} must be a number from {self.format(self.low)} to {self.format(self.high)}{steps}, with "
+            f"at most one digit after the dot; got {echo(value)}"
+        )
 
 
 @dataclass(frozen=True)

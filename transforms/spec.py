@@ -145,11 +145,12 @@ class VariantSpec:
         return self.replace(fmt=fmt, q=quality_for(fmt, self.q))
 
 
-def canonical(values: Mapping[str, Any]) -> VariantSpec:
-    """The spec of parsed `values`, after every operation has collapsed its spellings into one."""
+def canonical(values: Mapping[str, Any], limits: Limits | None = None) -> VariantSpec:
+    """The spec of parsed `values`, after every operation has collapsed its spellings into one (InvalidSpec when
+    they do not go together)."""
     collapsed = dict(values)
     for operation in REGISTRY.operations:
-        operation.canonicalize(collapsed)
+        operation.canonicalize(collapsed, limits or Limits())
     return VariantSpec(**collapsed)
 
 
@@ -167,7 +168,7 @@ def parse(
     if PRESET in raw:
         return _from_preset(raw, presets or {}, limits)
     values = {name: param.parse(raw[name], limits) for name, param in REGISTRY.params.items() if name in raw}
-    return canonical(values)
+    return canonical(values, limits)
 
 
 def _from_preset(raw: Mapping[str, str], presets: Mapping[str, VariantSpec], limits: Limits) -> VariantSpec:
@@ -186,7 +187,7 @@ def _from_preset(raw: Mapping[str, str], presets: Mapping[str, VariantSpec], lim
     spec = presets[name]
     if "fmt" not in raw:
         return spec
-    return canonical({**dict(spec.items()), "fmt": REGISTRY.params["fmt"].parse(raw["fmt"], limits)})
+    return canonical({**dict(spec.items()), "fmt": REGISTRY.params["fmt"].parse(raw["fmt"], limits)}, limits)
 
 
 def output_format(
