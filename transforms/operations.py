@@ -25,7 +25,7 @@ from transforms.geometry import (
     fit_into,
     swaps_axes,
 )
-from transforms.params import Choice, Integer, Limits, Param, QuarterTurn
+from transforms.params import Choice, Integer, InvalidSpec, Limits, Param, QuarterTurn, Tenths
 from transforms.registry import Registry
 
 if TYPE_CHECKING:
@@ -125,6 +125,40 @@ class Fit(Operation):
         if plan.resize is None:
             return image
         return image.resize(plan.resize, RESAMPLE, box=plan.box, reducing_gap=REDUCING_GAP)
+
+
+class Density(Operation):
+    """`dpr`: device pixels per CSS pixel. It multiplies `w` and `h` (halves rounded up) and is then gone from the
+    spec, so `w=300&dpr=2` is `w=600`: one variant, one cache entry, one signature, and the no-enlarging rule of
+    `w` and `h` holds for it too. A side that would pass the largest allowed is refused, naming `dpr`."""
+
+    params = (
+        Tenths(
+            "dpr",
+            1.0,
+            label="Density (dpr)",
+            placeholder="1",
+            low=1,
+            high=4,
+            step=0.5,
+            doc="device pixels per CSS pixel: multiplies w and h",
+        ),
+    )
+
+    def canonicalize(self, values: dict[str, Any], limits: Limits) -> None:
+        tenths = round(values.pop("dpr", 1.0) * 10)
+        for side in ("w", "h"):
+            if values.get(side) is None or tenths == 10:
+                continue
+            scaled = (values[side] * tenths + 5) // 10
+            if scaled > limits.max_side:
+                raise InvalidSpec(
+                    "dpr",
+                    f"{side}={values[side]} at dpr={tenths / 10:g} is {scaled} pixels, more than the largest side "
+                    f"allowed ({limits.max_side}); ask for a smaller {side} or dpr",
+                    "out_of_range",
+                )
+            values[side] = scaled
 
 
 class Rotate(Operation):
@@ -266,7 +300,20 @@ class Output(Operation):
 
 
 REGISTRY = Registry(
-    (ToWorkingMode(), Fit(), Rotate(), Flip(), ToSRGB(), Gray(), Flatten(), Transpose(), Pad(), Strip(), Output())
+    (
+        ToWorkingMode(),
+        Fit(),
+        Density(),
+        Rotate(),
+        Flip(),
+        ToSRGB(),
+        Gray(),
+        Flatten(),
+        Transpose(),
+        Pad(),
+        Strip(),
+        Output(),
+    )
 )
 assert set(DEFAULT_QUALITY) <= set(OUTPUT_FORMATS)
 

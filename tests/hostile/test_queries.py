@@ -21,7 +21,8 @@ INT_SPELLINGS = [
 NON_ASCII_DIGITS = [chr(c) for c in range(0x80, 0x110000) if unicodedata.category(chr(c)) == "Nd"][::7]
 NAME_LOOKALIKES = [
     "W", "Width", "width", "w ", " w", "ｗ", "w\x00", "w[]", "w.", "__class__", "FMT", "Fmt", "format", "ｆｍｔ",
-    "rotation", "r", "quality", "Q", "flip[]", "fi t", "s", "x", "dpr", "crop", "blur", "gravity", "signature",
+    "rotation", "r", "quality", "Q", "flip[]", "fi t", "s", "x", "DPR", "density", "crop", "blur", "gravity",
+    "signature",
 ]  # fmt: skip
 FMT_VALUES = [
     "../png", "png/../", "..%2Fpng", "png%00", "png\x00", "PNG ", " png", "tiff", "svg", "bmp", "jpeg2000",
@@ -30,6 +31,10 @@ FMT_VALUES = [
 ROTATE_VALUES = ["360", "-90", "90.0", "45", "٩٠", "90 ", "+90", "1", "0090x", "270270", "-0"]
 FLIP_VALUES = ["H", "x", "hh", "vv", "hvh", "h,v", "h v", "both", "1", "true"]
 FIT_VALUES = ["COVER", "crop", "scale", "cover ", "Contain", "inside", "fill!", "pad pad", "1"]
+DPR_VALUES = [
+    "0", "0.5", "4.5", "5", "1.25", "1.2", "2.00", "2.", ".5", "2x", "+2", "-2", "2e0", "1,5", "inf", "NaN", " 2",
+    "2 ", "٢", "２", "2.٥", "½", "0x2", "9" * 40, "1.5.5", "2%00",
+]  # fmt: skip
 GRAY_VALUES = ["2", "01", "1.0", "true", "on", "yes", "-1", "+1", " 1", "1 ", "１", "١", "I", "l", "0x1", "1%00"]
 
 REFUSED: list[tuple[str, str]] = []  # (query, the parameter the 400 must name)
@@ -41,6 +46,9 @@ REFUSED += [(f"fmt={quote(v, safe='')}", "fmt") for v in FMT_VALUES]
 REFUSED += [(f"rotate={quote(v, safe='')}", "rotate") for v in ROTATE_VALUES]
 REFUSED += [(f"flip={quote(v, safe='')}", "flip") for v in FLIP_VALUES]
 REFUSED += [(f"fit={quote(v, safe='')}", "fit") for v in FIT_VALUES]
+REFUSED += [(f"dpr={quote(v, safe='')}", "dpr") for v in DPR_VALUES]
+REFUSED += [("dpr=2&dpr=2", "dpr"), ("dpr=", "dpr"), ("w=4097&dpr=2", "dpr"), ("h=8192&dpr=1.5", "dpr")]
+REFUSED += [("preset=thumbnail&dpr=2", "dpr")]
 REFUSED += [(f"gray={quote(v, safe='')}", "gray") for v in GRAY_VALUES]
 REFUSED += [("gray=1&gray=1", "gray"), ("gray=", "gray"), ("gray", "gray"), ("Gray=1", "Gray"), ("grey=1", "grey")]
 REFUSED += [

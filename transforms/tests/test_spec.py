@@ -162,7 +162,7 @@ REFUSED = [
     ("format=png", "format", "unknown_parameter"),
     ("quality=80", "quality", "unknown_parameter"),
     ("sig=abc", "sig", "unknown_parameter"),
-    ("dpr=2", "dpr", "unknown_parameter"),
+    ("zoom=2", "zoom", "unknown_parameter"),
     ("=300", "", "unknown_parameter"),
     ("w=300&blur=5", "blur", "unknown_parameter"),
     # repeated names
@@ -365,7 +365,13 @@ def canonical_specs(draw: st.DrawFn) -> VariantSpec:
 def respell(draw: st.DrawFn, spec: VariantSpec) -> list[tuple[str, str]]:
     """Another accepted spelling of ``spec``: other order, defaults written out, aliases, case, zeros."""
     zeros = draw(st.text("0", max_size=3))
-    spelled = [(name, zeros + str(value)) for name, value in (("w", spec.w), ("h", spec.h)) if value]
+    sides = [(name, value) for name, value in (("w", spec.w), ("h", spec.h)) if value]
+    dpr = draw(st.sampled_from([1, 2, 4]))
+    spelled = [(name, zeros + str(value)) for name, value in sides]
+    if dpr > 1 and all(value % dpr == 0 for _, value in sides):  # the same box, at a density
+        spelled = [(name, zeros + str(value // dpr)) for name, value in sides] + [("dpr", str(dpr))]
+    elif draw(st.booleans()):
+        spelled.append(("dpr", draw(st.sampled_from(["1", "1.0", "01"]))))
     if spec.q is not None:
         spelled.append(("q", zeros + str(spec.q)))
     if spec.fit != "contain" or draw(st.booleans()):
