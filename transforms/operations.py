@@ -12,7 +12,7 @@ import io
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from PIL import Image, ImageCms
+from PIL import Image, ImageCms, ImageFilter
 
 from transforms.formats import DEFAULT_QUALITY, OUTPUT_FORMATS, quality_for
 from transforms.geometry import (
@@ -60,6 +60,11 @@ class Operation:
     def apply(self, image: Image.Image, plan: Plan) -> Image.Image:
         """This operation's part of the pixels; returns the image unchanged when the plan does not need it."""
         return image
+
+    def frame_pixels(self, spec: VariantSpec) -> int | None:
+        """The most pixels a frame may have for this operation to work on it within a render's memory budget, for an
+        operation that holds more copies of a frame at once than a resize does; None when it sets no bound."""
+        return None
 
 
 class ToWorkingMode(Operation):
@@ -235,6 +240,73 @@ class Gray(Operation):
         return image.convert("LA" if image.mode == "RGBA" else "L")
 
 
+def _filtered(image: Image.Image, kernel: ImageFilter.Filter) -> Image.Image:
+    """`image` through `kernel`, with alpha premultiplied, so the colour of transparent pixels (often black, or
+    anything) does not bleed into the edges of what is visible."""
+    premultiplied = {"RGBA": "RGBa", "LA": "La"}.get(image.mode)
+    if premultiplied is None:
+        return image.filter(kernel)
+    return image.convert(premultiplied).filter(kernel).convert(image.mode)
+
+
+# Pillow's blur holds the frame it reads, the one it writes and a transposed copy at once: a 24 MP picture blurred
+# at full size peaked at 281 MB over the render process's idle size, 16 MP at 235 MB (test_render_memory.py holds it).
+FILTER_FRAME_PIXELS = 16_000_000
+
+
+class Blur(Operation):
+    """`blur=<sigma>`: a Gaussian blur, sigma in pixels of the output. After the resize: Pillow's blur (three
+    box passes) costs the same for any sigma but grows with the pixels, so it blurs the fewest."""
+
+    params = (
+        Tenths(
+            "blur",
+            None,
+            label="Blur",
+            placeholder="none",
+            low=0.1,
+            high=50,
+            doc="Gaussian blur: its sigma, in pixels of the output",
+        ),
+    )
+
+    def apply(self, image: Image.Image, plan: Plan) -> Image.Image:
+        sigma = plan.spec and plan.spec.value("blur")
+        return image if not sigma else _filtered(image, ImageFilter.GaussianBlur(sigma))
+
+    def frame_pixels(self, spec: VariantSpec) -> int | None:
+        return FILTER_FRAME_PIXELS if spec.value("blur") else None
+
+
+class Sharpen(Operation):
+    """`sharpen=<sigma>`: an unsharp mask of that radius (sigma, in output pixels), with Pillow's and the photo
+    editors' usual strength (150 %) and threshold (3 levels, so flat areas and their noise are left alone).
+    After the resize, which softens, and after a blur when both are asked."""
+
+    params = (
+        Tenths(
+            "sharpen",
+            None,
+            label="Sharpen",
+            placeholder="none",
+            low=0.1,
+            high=10,
+            doc="unsharp mask: its sigma, in pixels of the output",
+        ),
+    )
+    PERCENT = 150
+    THRESHOLD = 3
+
+    def apply(self, image: Image.Image, plan: Plan) -> Image.Image:
+        sigma = plan.spec and plan.spec.value("sharpen")
+        if not sigma:
+            return image
+        return _filtered(image, ImageFilter.UnsharpMask(sigma, self.PERCENT, self.THRESHOLD))
+
+    def frame_pixels(self, spec: VariantSpec) -> int | None:
+        return FILTER_FRAME_PIXELS if spec.value("sharpen") else None
+
+
 class Flatten(Operation):
     """Composite transparent pixels on white when the output format has no alpha."""
 
@@ -308,6 +380,8 @@ REGISTRY = Registry(
         Flip(),
         ToSRGB(),
         Gray(),
+        Blur(),
+        Sharpen(),
         Flatten(),
         Transpose(),
         Pad(),
@@ -336,7 +410,12 @@ def output_geometry(upright: tuple[int, int], spec: VariantSpec) -> tuple[tuple[
     return plan.pad or picture, picture
 
 
-def apply_all(image: Image.Image, plan: Plan) -> Image.Image:
+def apply_all(image: Image.Image | list[Image.Image], plan: Plan) -> Image.Image:
+    """The picture through every operation, in order. Handed a list holding the only reference to it, it takes the
+    picture out, so that each step's input is freed as soon as the next has its output: a 24 MP source is 72 MB,
+    which a resize, a colour conversion or a filter need not keep beside their own."""
+    if isinstance(image, list):
+        image = image.pop()
     for operation in REGISTRY.operations:
         image = operation.apply(image, plan)
     return image

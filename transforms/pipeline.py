@@ -220,8 +220,9 @@ def render(
         result, animation = _render_animation(image, plan, encoder, buf, quality, timings, deadline, max_frames)
     else:
         started = time.perf_counter()
-        result = apply_all(image, plan)
-        del image  # the decoded source is not needed to encode: the peak is the larger of the two, not their sum
+        held = [image]
+        del image  # the list holds the decoded source alone now, and apply_all lets go of it after the first copy
+        result = apply_all(held, plan)
         timings["transform"] = time.perf_counter() - started
         _within(deadline)
         started = time.perf_counter()

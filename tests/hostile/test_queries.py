@@ -21,7 +21,8 @@ INT_SPELLINGS = [
 NON_ASCII_DIGITS = [chr(c) for c in range(0x80, 0x110000) if unicodedata.category(chr(c)) == "Nd"][::7]
 NAME_LOOKALIKES = [
     "W", "Width", "width", "w ", " w", "ｗ", "w\x00", "w[]", "w.", "__class__", "FMT", "Fmt", "format", "ｆｍｔ",
-    "rotation", "r", "quality", "Q", "flip[]", "fi t", "s", "x", "DPR", "density", "crop", "blur", "gravity",
+    "rotation", "r", "quality", "Q", "flip[]", "fi t", "s", "x", "DPR", "density", "crop", "Blur", "gravity",
+    "sharp", "sharpness", "grey", "greyscale",
     "signature",
 ]  # fmt: skip
 FMT_VALUES = [
@@ -34,6 +35,10 @@ FIT_VALUES = ["COVER", "crop", "scale", "cover ", "Contain", "inside", "fill!", 
 DPR_VALUES = [
     "0", "0.5", "4.5", "5", "1.25", "1.2", "2.00", "2.", ".5", "2x", "+2", "-2", "2e0", "1,5", "inf", "NaN", " 2",
     "2 ", "٢", "２", "2.٥", "½", "0x2", "9" * 40, "1.5.5", "2%00",
+]  # fmt: skip
+SIGMA_VALUES = [
+    "0", "0.0", "-1", "+1", "1.25", "2.50", ".5", "5.", "1e1", "inf", "NaN", "true", "2,5", " 2", "2 ", "٢", "２",
+    "0x1", "9" * 40, "1.5.5", "1%00", "1/2", "½", "2px",
 ]  # fmt: skip
 GRAY_VALUES = ["2", "01", "1.0", "true", "on", "yes", "-1", "+1", " 1", "1 ", "１", "١", "I", "l", "0x1", "1%00"]
 
@@ -49,6 +54,9 @@ REFUSED += [(f"fit={quote(v, safe='')}", "fit") for v in FIT_VALUES]
 REFUSED += [(f"dpr={quote(v, safe='')}", "dpr") for v in DPR_VALUES]
 REFUSED += [("dpr=2&dpr=2", "dpr"), ("dpr=", "dpr"), ("w=4097&dpr=2", "dpr"), ("h=8192&dpr=1.5", "dpr")]
 REFUSED += [("preset=thumbnail&dpr=2", "dpr")]
+REFUSED += [(f"blur={quote(v, safe='')}", "blur") for v in [*SIGMA_VALUES, "50.1", "51", "100"]]
+REFUSED += [(f"sharpen={quote(v, safe='')}", "sharpen") for v in [*SIGMA_VALUES, "10.1", "11", "50"]]
+REFUSED += [("blur=1&blur=1", "blur"), ("blur=", "blur"), ("sharpen=1&sharpen=2", "sharpen"), ("sharpen", "sharpen")]
 REFUSED += [(f"gray={quote(v, safe='')}", "gray") for v in GRAY_VALUES]
 REFUSED += [("gray=1&gray=1", "gray"), ("gray=", "gray"), ("gray", "gray"), ("Gray=1", "Gray"), ("grey=1", "grey")]
 REFUSED += [

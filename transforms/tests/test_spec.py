@@ -164,7 +164,7 @@ REFUSED = [
     ("sig=abc", "sig", "unknown_parameter"),
     ("zoom=2", "zoom", "unknown_parameter"),
     ("=300", "", "unknown_parameter"),
-    ("w=300&blur=5", "blur", "unknown_parameter"),
+    ("w=300&sepia=5", "sepia", "unknown_parameter"),
     # repeated names
     ("w=1&w=1", "w", "repeated_parameter"),
     ("w=1&w=2", "w", "repeated_parameter"),
@@ -359,6 +359,8 @@ def canonical_specs(draw: st.DrawFn) -> VariantSpec:
         fmt=fmt,
         q=q,
         gray=draw(st.sampled_from([0, 1])),
+        blur=draw(st.none() | st.integers(min_value=1, max_value=500).map(lambda tenths: tenths / 10)),
+        sharpen=draw(st.none() | st.integers(min_value=1, max_value=100).map(lambda tenths: tenths / 10)),
     )
 
 
@@ -384,6 +386,12 @@ def respell(draw: st.DrawFn, spec: VariantSpec) -> list[tuple[str, str]]:
         spelled.append(("fmt", respell_format(draw, spec.fmt)))
     if spec.value("gray") or draw(st.booleans()):
         spelled.append(("gray", str(spec.value("gray"))))
+    for name in ("blur", "sharpen"):
+        sigma = spec.value(name)
+        if sigma is not None:
+            tenths = round(sigma * 10)
+            dotted = tenths % 10 or draw(st.booleans())
+            spelled.append((name, zeros + (f"{tenths // 10}.{tenths % 10}" if dotted else str(tenths // 10))))
     return draw(st.permutations(spelled))
 
 
