@@ -1,6 +1,7 @@
 """The operation registry: each operation owns its query parameters, its part of the plan and its pixels.
 
-Adding a parameter is one class here (and its tests): the parser, the canonical query and so the cache key,
+Adding a parameter is one class here or in a module of operations (the filters are in transforms/filters.py), put
+in REGISTRY's order, and its tests: the parser, the canonical query and so the cache key,
 the URL builder's fields, the template tags' keyword arguments, signing's comparison and the README's table
 all read the registry. Operations run in registry order, which is also the order parameters are checked in.
 """
@@ -10,10 +11,11 @@ from __future__ import annotations
 import functools
 import io
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
-from PIL import Image, ImageCms, ImageFilter
+from PIL import Image, ImageCms
 
+from transforms.filters import Blur, Gray, Sharpen
 from transforms.formats import DEFAULT_QUALITY, OUTPUT_FORMATS, quality_for
 from transforms.geometry import (
     CLOCKWISE,
@@ -25,8 +27,8 @@ from transforms.geometry import (
     fit_into,
     swaps_axes,
 )
-from transforms.params import Choice, Integer, InvalidSpec, Limits, Param, QuarterTurn, Tenths
-from transforms.registry import Registry
+from transforms.params import Choice, Integer, InvalidSpec, Limits, QuarterTurn, Tenths
+from transforms.registry import Operation, Registry
 
 if TYPE_CHECKING:
     from transforms.spec import VariantSpec
@@ -38,33 +40,6 @@ WHITE = (255, 255, 255)
 # box reduce and LANCZOS only does the last <=3x, so its cost hardly matters.
 RESAMPLE = Image.Resampling.LANCZOS
 REDUCING_GAP = 3.0
-
-
-class Operation:
-    """One step of a variant. Each hook has a do-nothing default, so an operation writes only what it does."""
-
-    params: ClassVar[tuple[Param[Any], ...]] = ()
-
-    def canonicalize(self, values: dict[str, Any], limits: Limits) -> None:
-        """Rewrite parsed `values` (by parameter name) so that every spelling of one variant is one spec; raise
-        InvalidSpec, naming a parameter, for values that are well-formed alone but not together."""
-
-    def transpose(self, spec: VariantSpec) -> T | None:
-        """The transpose this operation adds to the picture's orientation (after EXIF's, in registry order)."""
-        return None
-
-    def plan(self, plan: Plan) -> Plan:
-        """This operation's part of the plan, from the recorded or decoded size alone: no pixels."""
-        return plan
-
-    def apply(self, image: Image.Image, plan: Plan) -> Image.Image:
-        """This operation's part of the pixels; returns the image unchanged when the plan does not need it."""
-        return image
-
-    def frame_pixels(self, spec: VariantSpec) -> int | None:
-        """The most pixels a frame may have for this operation to work on it within a render's memory budget, for an
-        operation that holds more copies of a frame at once than a resize does; None when it sets no bound."""
-        return None
 
 
 class ToWorkingMode(Operation):
@@ -217,94 +192,6 @@ class ToSRGB(Operation):
             except (ImageCms.PyCMSError, OSError, ValueError):
                 pass  # a broken profile is treated as no profile
         return image.convert(out_mode)
-
-
-class Gray(Operation):
-    """`gray=1`: the picture in shades of grey (Pillow's ITU-R 601 luma), transparency kept. After the resize (fewer
-    pixels) and the conversion to sRGB (the right ones); before flattening and padding, which it leaves alone."""
-
-    params = (
-        Choice(
-            "gray",
-            0,
-            label="Grey",
-            spellings={"0": 0, "1": 1},
-            offered={"": "no", "1": "yes"},
-            doc="the picture in shades of grey",
-        ),
-    )
-
-    def apply(self, image: Image.Image, plan: Plan) -> Image.Image:
-        if plan.spec is None or not plan.spec.value("gray") or image.mode in ("L", "LA"):
-            return image
-        return image.convert("LA" if image.mode == "RGBA" else "L")
-
-
-def _filtered(image: Image.Image, kernel: ImageFilter.Filter) -> Image.Image:
-    """`image` through `kernel`, with alpha premultiplied, so the colour of transparent pixels (often black, or
-    anything) does not bleed into the edges of what is visible."""
-    premultiplied = {"RGBA": "RGBa", "LA": "La"}.get(image.mode)
-    if premultiplied is None:
-        return image.filter(kernel)
-    return image.convert(premultiplied).filter(kernel).convert(image.mode)
-
-
-# Pillow's blur holds the frame it reads, the one it writes and a transposed copy at once: a 24 MP picture blurred
-# at full size peaked at 281 MB over the render process's idle size, 16 MP at 235 MB (test_render_memory.py holds it).
-FILTER_FRAME_PIXELS = 16_000_000
-
-
-class Blur(Operation):
-    """`blur=<sigma>`: a Gaussian blur, sigma in pixels of the output. After the resize: Pillow's blur (three
-    box passes) costs the same for any sigma but grows with the pixels, so it blurs the fewest."""
-
-    params = (
-        Tenths(
-            "blur",
-            None,
-            label="Blur",
-            placeholder="none",
-            low=0.1,
-            high=50,
-            doc="Gaussian blur: its sigma, in pixels of the output",
-        ),
-    )
-
-    def apply(self, image: Image.Image, plan: Plan) -> Image.Image:
-        sigma = plan.spec and plan.spec.value("blur")
-        return image if not sigma else _filtered(image, ImageFilter.GaussianBlur(sigma))
-
-    def frame_pixels(self, spec: VariantSpec) -> int | None:
-        return FILTER_FRAME_PIXELS if spec.value("blur") else None
-
-
-class Sharpen(Operation):
-    """`sharpen=<sigma>`: an unsharp mask of that radius (sigma, in output pixels), with Pillow's and the photo
-    editors' usual strength (150 %) and threshold (3 levels, so flat areas and their noise are left alone).
-    After the resize, which softens, and after a blur when both are asked."""
-
-    params = (
-        Tenths(
-            "sharpen",
-            None,
-            label="Sharpen",
-            placeholder="none",
-            low=0.1,
-            high=10,
-            doc="unsharp mask: its sigma, in pixels of the output",
-        ),
-    )
-    PERCENT = 150
-    THRESHOLD = 3
-
-    def apply(self, image: Image.Image, plan: Plan) -> Image.Image:
-        sigma = plan.spec and plan.spec.value("sharpen")
-        if not sigma:
-            return image
-        return _filtered(image, ImageFilter.UnsharpMask(sigma, self.PERCENT, self.THRESHOLD))
-
-    def frame_pixels(self, spec: VariantSpec) -> int | None:
-        return FILTER_FRAME_PIXELS if spec.value("sharpen") else None
 
 
 class Flatten(Operation):
