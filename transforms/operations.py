@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image, ImageCms
 
+from transforms.canvas import Background, Pad
 from transforms.filters import Blur, Gray, Sharpen
 from transforms.formats import DEFAULT_QUALITY, OUTPUT_FORMATS, quality_for
 from transforms.geometry import (
@@ -33,9 +34,18 @@ from transforms.registry import Operation, Registry
 if TYPE_CHECKING:
     from transforms.spec import VariantSpec
 
-__all__ = ["EXIF_UPRIGHT", "REGISTRY", "Operation", "Plan", "apply_all", "compose", "plan_for", "swaps_axes"]
+__all__ = [
+    "EXIF_UPRIGHT",
+    "REGISTRY",
+    "Operation",
+    "Plan",
+    "apply_all",
+    "compose",
+    "plan_for",
+    "settle",
+    "swaps_axes",
+]
 
-WHITE = (255, 255, 255)
 # Pillow's own filter choice for thumbnails; with reducing_gap the bulk of a big shrink is a cheap
 # box reduce and LANCZOS only does the last <=3x, so its cost hardly matters.
 RESAMPLE = Image.Resampling.LANCZOS
@@ -194,38 +204,11 @@ class ToSRGB(Operation):
         return image.convert(out_mode)
 
 
-class Flatten(Operation):
-    """Composite transparent pixels on white when the output format has no alpha."""
-
-    def apply(self, image: Image.Image, plan: Plan) -> Image.Image:
-        if plan.alpha or image.mode not in ("RGBA", "LA"):
-            return image
-        base = "L" if image.mode == "LA" else "RGB"
-        background = Image.new(base, image.size, 255 if base == "L" else WHITE)
-        background.paste(image.convert(base), mask=image.getchannel("A"))
-        return background
-
-
 class Transpose(Operation):
     """Apply orientation, rotate and flip as one transpose of the (already small) result."""
 
     def apply(self, image: Image.Image, plan: Plan) -> Image.Image:
         return image if plan.transform is None else image.transpose(plan.transform)
-
-
-class Pad(Operation):
-    """Centre the picture on the planned canvas: transparent where alpha survives, white otherwise."""
-
-    def apply(self, image: Image.Image, plan: Plan) -> Image.Image:
-        if plan.pad is None:
-            return image
-        if plan.alpha:
-            image = image.convert("LA" if image.mode[0] == "L" else "RGBA")
-            canvas = Image.new(image.mode, plan.pad)  # all zero: transparent
-        else:
-            canvas = Image.new(image.mode, plan.pad, 255 if image.mode == "L" else WHITE)
-        canvas.paste(image, ((plan.pad[0] - image.width) // 2, (plan.pad[1] - image.height) // 2))
-        return canvas
 
 
 class Strip(Operation):
@@ -269,9 +252,9 @@ REGISTRY = Registry(
         Gray(),
         Blur(),
         Sharpen(),
-        Flatten(),
         Transpose(),
         Pad(),
+        Background(),
         Strip(),
         Output(),
     )
@@ -287,6 +270,12 @@ def plan_for(size: tuple[int, int], orientation: int, spec: VariantSpec, alpha: 
     for operation in operations:
         plan = operation.plan(plan)
     return plan
+
+
+def settle(spec: VariantSpec, *, padded: bool, has_alpha: bool) -> VariantSpec:
+    """`spec` without the parameters that change no pixel of this variant of this original (so no cache entry)."""
+    idle = [name for op in REGISTRY.operations for name in op.idle_params(spec, padded=padded, has_alpha=has_alpha)]
+    return spec.replace(**{name: REGISTRY.params[name].default for name in idle}) if idle else spec
 
 
 def output_geometry(upright: tuple[int, int], spec: VariantSpec) -> tuple[tuple[int, int], tuple[int, int]]:

@@ -17,6 +17,7 @@ T = TypeVar("T")
 
 _DIGITS = re.compile(r"[0-9]+")
 _TENTHS = re.compile(r"([0-9]+)(?:\.([0-9]))?")
+_HEX_COLOUR = re.compile(r"[0-9A-Fa-f]{6}(?:[0-9A-Fa-f]{2})?")  # ASCII only: re's [0-9A-F] is not \d
 _MAX_DIGITS = 9
 _ECHO_CHARS = 40
 
@@ -145,6 +146,31 @@ class Tenths(Param[float | None]):
             f"{self.name} must be a number from {self.format(self.low)} to {self.format(self.high)}{steps}, with "
             f"at most one digit after the dot; got {echo(value)}"
         )
+
+
+Colour = tuple[int, int, int, int]  # sRGB red, green, blue and alpha, 0..255 each
+
+
+@dataclass(frozen=True)
+class HexColour(Param[Colour | None]):
+    """A colour as RRGGBB or RRGGBBAA hex digits in any case; written lowercase, and without an alpha of ff, so
+    `FF8800`, `ff8800` and `ff8800ff` are one spelling."""
+
+    def parse(self, value: str, limits: Limits) -> Colour:
+        if not _HEX_COLOUR.fullmatch(value):
+            hint = " (without the #)" if value.startswith("#") else ""
+            raise InvalidSpec(
+                self.name,
+                f"{self.name} must be a colour as RRGGBB or RRGGBBAA hex digits{hint}, e.g. ff8800 or ff880080; "
+                f"got {echo(value)}",
+                "invalid_parameter",
+            )
+        red, green, blue, *alpha = bytes.fromhex(value)
+        return red, green, blue, alpha[0] if alpha else 255
+
+    def format(self, value: Colour | None) -> str:
+        assert value is not None, f"{self.name} has no spelling for its default"
+        return bytes(value if value[3] != 255 else value[:3]).hex()
 
 
 @dataclass(frozen=True)

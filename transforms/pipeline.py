@@ -13,6 +13,7 @@ from typing import IO, ClassVar
 from PIL import Image, JpegImagePlugin
 
 from transforms.decoders import ALLOWED_DECODERS, exif_orientation
+from transforms.formats import ALPHA_FORMATS
 from transforms.operations import Plan, apply_all, plan_for
 from transforms.spec import DEFAULT_QUALITY, VariantSpec
 
@@ -151,6 +152,7 @@ class GifEncoder(Encoder):
 ENCODERS: dict[str, Encoder] = {
     e.name: e for e in (JpegEncoder(), PngEncoder(), WebpEncoder(), AvifEncoder(), GifEncoder())
 }
+assert {name for name, encoder in ENCODERS.items() if encoder.alpha} == ALPHA_FORMATS
 
 
 @contextlib.contextmanager

@@ -40,6 +40,11 @@ class Operation:
         """This operation's part of the pixels; returns the image unchanged when the plan does not need it."""
         return image
 
+    def idle_params(self, spec: VariantSpec, *, padded: bool, has_alpha: bool) -> tuple[str, ...]:
+        """Those of this operation's parameters in `spec` that change no pixel of a variant that is (or is not) padded
+        of an original with (or without) alpha: they are left out of its cache key."""
+        return ()
+
     def frame_pixels(self, spec: VariantSpec) -> int | None:
         """The most pixels a frame may have for this operation to work on it within a render's memory budget, for an
         operation that holds more copies of a frame at once than a resize does; None when it sets no bound."""

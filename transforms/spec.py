@@ -25,7 +25,7 @@ from dataclasses import FrozenInstanceError
 from typing import Any, Literal, cast
 from urllib.parse import urlencode
 
-from transforms.formats import DEFAULT_QUALITY, LOSSY_FORMATS, OUTPUT_FORMATS, default_format, quality_for
+from transforms.formats import DEFAULT_QUALITY, LOSSY_FORMATS, OUTPUT_FORMATS, default_format
 from transforms.operations import REGISTRY
 from transforms.params import InvalidSpec, Limits, echo
 
@@ -139,10 +139,12 @@ class VariantSpec:
         return urlencode([(name, params[name].format(value)) for name, value in self._items])
 
     def for_output(self, fmt: str) -> VariantSpec:
-        """This spec as rendered to the concrete format `fmt`, with `q` canonicalised for it."""
+        """This spec as rendered to the concrete format `fmt`, canonical for it (`q`, `bg`): every operation that
+        waits for the format (fmt absent or `auto`) canonicalises again."""
         if fmt not in OUTPUT_FORMATS:
             raise ValueError(f"for_output needs one of {', '.join(OUTPUT_FORMATS)}, got {fmt!r}")
-        return self.replace(fmt=fmt, q=quality_for(fmt, self.q))
+        # the values were checked against the settings' limits when parsed: only the format is new here
+        return canonical({**dict(self._items), "fmt": fmt}, Limits(max_side=2**31 - 1))
 
 
 def canonical(values: Mapping[str, Any], limits: Limits | None = None) -> VariantSpec:

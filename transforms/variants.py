@@ -15,7 +15,7 @@ from server.metrics import RENDER_PEAK_BYTES, RENDER_SECONDS
 
 from . import cache
 from .budgets import OutputBudget, check_output, fits_format
-from .operations import output_geometry
+from .operations import output_geometry, settle
 from .pipeline import PIPELINE_VERSION, Rendered, animation_for
 from .render_pool import PoolLimits, render_pool
 from .spec import VariantSpec, default_format, output_format
@@ -139,7 +139,7 @@ def variant_resolve(spec: VariantSpec, original: Original | OriginalFacts, *, ac
         out_format=out_format,
         budget=output_budget(),
     )
-    final = spec.for_output(out_format)
+    final = settle(spec.for_output(out_format), padded=canvas != picture, has_alpha=original.has_alpha)
     key = cache.variant_key(
         pipeline_version=PIPELINE_VERSION,
         original_sha256=original.sha256,

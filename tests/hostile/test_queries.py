@@ -40,6 +40,10 @@ SIGMA_VALUES = [
     "0", "0.0", "-1", "+1", "1.25", "2.50", ".5", "5.", "1e1", "inf", "NaN", "true", "2,5", " 2", "2 ", "٢", "２",
     "0x1", "9" * 40, "1.5.5", "1%00", "1/2", "½", "2px",
 ]  # fmt: skip
+BG_VALUES = [
+    "#ff8800", "%23ff8800", "ff880", "ff8800f", "ff8800f0f", "gg0000", "ff 800", "ff8800 ", "red", "rgb(255,0,0)",
+    "0xff8800", "ｆｆ００００", "ff8800%00", "f80", "f80f", "-ff8800", "ff88００", "ff8800\n", "../ff8800",
+]  # fmt: skip
 GRAY_VALUES = ["2", "01", "1.0", "true", "on", "yes", "-1", "+1", " 1", "1 ", "１", "١", "I", "l", "0x1", "1%00"]
 
 REFUSED: list[tuple[str, str]] = []  # (query, the parameter the 400 must name)
@@ -57,6 +61,14 @@ REFUSED += [("preset=thumbnail&dpr=2", "dpr")]
 REFUSED += [(f"blur={quote(v, safe='')}", "blur") for v in [*SIGMA_VALUES, "50.1", "51", "100"]]
 REFUSED += [(f"sharpen={quote(v, safe='')}", "sharpen") for v in [*SIGMA_VALUES, "10.1", "11", "50"]]
 REFUSED += [("blur=1&blur=1", "blur"), ("blur=", "blur"), ("sharpen=1&sharpen=2", "sharpen"), ("sharpen", "sharpen")]
+REFUSED += [(f"bg={quote(v, safe='')}", "bg") for v in BG_VALUES]
+REFUSED += [
+    ("bg=ff0000&bg=ff0000", "bg"),
+    ("bg=", "bg"),
+    ("bg", "bg"),
+    ("BG=ff0000", "BG"),
+    ("background=fff", "background"),
+]
 REFUSED += [(f"gray={quote(v, safe='')}", "gray") for v in GRAY_VALUES]
 REFUSED += [("gray=1&gray=1", "gray"), ("gray=", "gray"), ("gray", "gray"), ("Gray=1", "Gray"), ("grey=1", "grey")]
 REFUSED += [

@@ -361,7 +361,18 @@ def canonical_specs(draw: st.DrawFn) -> VariantSpec:
         gray=draw(st.sampled_from([0, 1])),
         blur=draw(st.none() | st.integers(min_value=1, max_value=500).map(lambda tenths: tenths / 10)),
         sharpen=draw(st.none() | st.integers(min_value=1, max_value=100).map(lambda tenths: tenths / 10)),
+        bg=draw(st.none() | colours(fmt)),
     )
+
+
+def colours(fmt: str | None) -> st.SearchStrategy[tuple[int, ...]]:
+    """The colours a canonical bg may have for `fmt`: opaque and not white for JPEG, not transparent with alpha."""
+    channel = st.integers(0, 255)
+    if fmt == "jpeg":
+        return st.tuples(channel, channel, channel, st.just(255)).filter(lambda colour: colour != (255,) * 4)
+    if fmt is None or fmt == "auto":
+        return st.tuples(channel, channel, channel, channel)
+    return st.tuples(channel, channel, channel, st.integers(1, 255))
 
 
 def respell(draw: st.DrawFn, spec: VariantSpec) -> list[tuple[str, str]]:
@@ -386,6 +397,10 @@ def respell(draw: st.DrawFn, spec: VariantSpec) -> list[tuple[str, str]]:
         spelled.append(("fmt", respell_format(draw, spec.fmt)))
     if spec.value("gray") or draw(st.booleans()):
         spelled.append(("gray", str(spec.value("gray"))))
+    if spec.value("bg") is not None:
+        red, green, blue, alpha = spec.value("bg")
+        hexes = bytes((red, green, blue) if alpha == 255 and draw(st.booleans()) else (red, green, blue, alpha)).hex()
+        spelled.append(("bg", "".join(digit.upper() if draw(st.booleans()) else digit for digit in hexes)))
     for name in ("blur", "sharpen"):
         sigma = spec.value(name)
         if sigma is not None:
