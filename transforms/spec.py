@@ -20,12 +20,12 @@ declared by the operations (transforms/operations.py); this module only walks th
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import FrozenInstanceError
 from typing import Any, Literal, cast
 from urllib.parse import urlencode
 
-from transforms.formats import DEFAULT_QUALITY, LOSSY_FORMATS, OUTPUT_FORMATS, default_format
+from transforms.formats import AUTO_FORMATS, DEFAULT_QUALITY, LOSSY_FORMATS, OUTPUT_FORMATS, default_format
 from transforms.operations import REGISTRY
 from transforms.params import InvalidSpec, Limits, echo
 
@@ -39,7 +39,7 @@ __all__ = [
     "InvalidSpec",
     "Limits",
     "VariantSpec",
-    "accepts_webp",
+    "accepts",
     "default_format",
     "output_format",
     "parse",
@@ -198,20 +198,27 @@ def output_format(
     original_format: str,
     has_alpha: bool,
     accept: str,
+    auto_formats: Sequence[str] = AUTO_FORMATS,
+    holds: Callable[[str], bool] = lambda fmt: True,
 ) -> tuple[str, bool]:
-    """The concrete format to encode `spec` in, and whether it was negotiated from `accept`."""
+    """The concrete format to encode `spec` in, and whether it was negotiated from `accept`.
+
+    `fmt=auto` takes the first of `auto_formats` (most preferred first) that `accept` names and that `holds` the
+    picture (its budget, its animation), else the default format.
+    """
     if spec.fmt is None:
         return default_format(original_format, has_alpha), False
     if spec.fmt == "auto":
-        if accepts_webp(accept):
-            return "webp", True
+        for fmt in auto_formats:
+            if accepts(accept, f"image/{fmt}") and holds(fmt):
+                return fmt, True
         return default_format(original_format, has_alpha), True
     return spec.fmt, False
 
 
-def accepts_webp(accept: str) -> bool:
-    """Whether an Accept header names image/webp with a non-zero q; wildcards do not count."""
-    qualities = [quality for media_type, quality in _media_ranges(accept) if media_type == "image/webp"]
+def accepts(accept: str, media_type: str) -> bool:
+    """Whether an Accept header names `media_type` with a non-zero q; wildcards do not count."""
+    qualities = [quality for named, quality in _media_ranges(accept) if named == media_type]
     return bool(qualities) and min(qualities) > 0
 
 

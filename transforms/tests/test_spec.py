@@ -462,7 +462,7 @@ def test_parse_refuses_only_with_invalid_spec(raw: list[tuple[str, str]]) -> Non
 def test_output_format_never_raises_on_any_accept_header(accept: str) -> None:
     spec = VariantSpec(fmt="auto")
     fmt, negotiated = output_format(spec, original_format="PNG", has_alpha=False, accept=accept)
-    assert (fmt in {"webp", "png"}, negotiated) == (True, True)
+    assert (fmt in {"avif", "webp", "png"}, negotiated) == (True, True)
 
 
 # --- output format ------------------------------------------------------------------------------------
@@ -500,12 +500,20 @@ def test_default_format_follows_the_original(original_format: str, has_alpha: bo
 @pytest.mark.parametrize(
     ("accept", "original_format", "has_alpha", "expected"),
     [
-        (CHROME, "JPEG", False, "webp"),
-        (CHROME, "TIFF", True, "webp"),
-        (FIREFOX, "PNG", True, "webp"),
+        (CHROME, "JPEG", False, "avif"),
+        (CHROME, "TIFF", True, "avif"),
+        (FIREFOX, "PNG", True, "avif"),
         (SAFARI_OLD, "JPEG", False, "jpeg"),
         (SAFARI_OLD, "PNG", True, "png"),
         (SAFARI_OLD, "TIFF", False, "jpeg"),
+        ("image/webp,*/*", "JPEG", False, "webp"),  # a browser with WebP and without AVIF
+        ("image/avif;q=0,image/webp", "JPEG", False, "webp"),
+        ("image/webp,image/avif", "JPEG", False, "avif"),  # the server's order, not the header's
+        ("image/avif;q=0.1,image/webp;q=1", "JPEG", False, "avif"),
+        ("IMAGE/AVIF", "JPEG", False, "avif"),
+        (" image/avif ; Q=0.5 ", "JPEG", False, "avif"),
+        ("image/avif;q=abc,image/webp;q=0", "JPEG", False, "jpeg"),
+        ("image/avifs,image/avif-sequence", "JPEG", False, "jpeg"),
         ("image/webp;q=0", "JPEG", False, "jpeg"),
         ("image/webp; q=0.000", "JPEG", False, "jpeg"),
         ("image/webp;q=0,*/*", "JPEG", False, "jpeg"),
@@ -523,9 +531,33 @@ def test_default_format_follows_the_original(original_format: str, has_alpha: bo
         ("", "BMP", True, "png"),
     ],
 )
-def test_auto_negotiates_webp(accept: str, original_format: str, has_alpha: bool, expected: str) -> None:
+def test_auto_negotiates_avif_then_webp(accept: str, original_format: str, has_alpha: bool, expected: str) -> None:
     spec = VariantSpec(fmt="auto")
     chosen = output_format(spec, original_format=original_format, has_alpha=has_alpha, accept=accept)
+    assert chosen == (expected, True)
+
+
+@pytest.mark.parametrize(
+    ("auto_formats", "accept", "holds", "expected"),
+    [
+        (("webp", "avif"), CHROME, (), "webp"),  # the order is a setting
+        (("avif",), "image/webp,*/*", (), "jpeg"),
+        ((), CHROME, (), "jpeg"),  # AUTO_FORMATS empty: auto is the default format
+        (("avif", "webp"), CHROME, ("avif",), "webp"),  # AVIF cannot hold it (its budget, an animation)
+        (("avif", "webp"), CHROME, ("avif", "webp"), "jpeg"),
+    ],
+)
+def test_auto_follows_the_setting_and_what_a_format_holds(
+    auto_formats: tuple[str, ...], accept: str, holds: tuple[str, ...], expected: str
+) -> None:
+    chosen = output_format(
+        VariantSpec(fmt="auto"),
+        original_format="JPEG",
+        has_alpha=False,
+        accept=accept,
+        auto_formats=auto_formats,
+        holds=lambda fmt: fmt not in holds,
+    )
     assert chosen == (expected, True)
 
 
