@@ -286,6 +286,11 @@ def output_geometry(upright: tuple[int, int], spec: VariantSpec) -> tuple[tuple[
     return plan.pad or picture, picture
 
 
+def resized_region(upright: tuple[int, int], spec: VariantSpec) -> tuple[float, float, float, float]:
+    """The region of the upright picture that becomes the variant, (left, top, right, bottom) in its pixels."""
+    return plan_for(upright, 1, spec, alpha=True).box or (0, 0, *upright)
+
+
 def apply_all(image: Image.Image | list[Image.Image], plan: Plan) -> Image.Image:
     """The picture through every operation, in order. Handed a list holding the only reference to it, it takes the
     picture out, so that each step's input is freed as soon as the next has its output: a 24 MP source is 72 MB,

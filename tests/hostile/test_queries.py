@@ -127,6 +127,13 @@ def test_hostile_queries_are_400_naming_the_parameter(client: Client, query: str
     assert response["Cache-Control"] == "no-store"
 
 
+@pytest.mark.parametrize(("query", "param"), REFUSED[::3], ids=range(len(REFUSED[::3])))
+def test_info_refuses_them_alike(client: Client, query: str, param: str):
+    response = client.get(f"/image/AAAAAAAAAAAA/info/?{query}")
+    assert response.status_code == 400, (query, response.content[:200])
+    assert response.json()["param"] == param and response["Cache-Control"] == "no-store"
+
+
 @pytest.mark.django_db(transaction=True)
 def test_equivalent_spellings_are_one_variant(client: Client, original_id: str):
     base = client.get(f"/image/{original_id}/?fmt=png&rotate=90&w=30")
