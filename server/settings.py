@@ -367,6 +367,13 @@ VARIANT_PRESETS: dict[str, str] = env.json(
         "large": "w=1920",
     },
 )
+# fmt=auto: the formats it may pick, most preferred first, each when the browser's Accept names it.
+AUTO_FORMATS = [name.strip() for name in env.list("AUTO_FORMATS", default=["avif", "webp"])]
+if not set(AUTO_FORMATS) <= {"avif", "webp"} or len(set(AUTO_FORMATS)) < len(AUTO_FORMATS):
+    raise ImproperlyConfigured(
+        f"AUTO_FORMATS must name avif and webp (or one of them, or none), each once, most preferred first, e.g. "
+        f"avif,webp; got {','.join(AUTO_FORMATS)!r}"
+    )
 # Unsigned widths allowed in "presets" mode, for srcset ladders; 32 and 64 for blur-up placeholders and avatars.
 WIDTH_LADDER = _int_list("WIDTH_LADDER", [32, 64, 160, 320, 480, 640, 960, 1280, 1600, 1920, 2560])
 

@@ -22,6 +22,7 @@ NAMES = (
     "WIDTH_LADDER",
     "TRUSTED_PROXIES",
     "FORWARDED_ALLOW_IPS",
+    "AUTO_FORMATS",
 )
 
 
@@ -66,11 +67,29 @@ def test_the_width_ladder_starts_with_placeholder_and_avatar_widths(monkeypatch,
         ({**PRODUCTION, "TRUSTED_PROXIES": "10.0.0.1/8"}, "TRUSTED_PROXIES"),  # host bits: a typo
         ({**PRODUCTION, "FORWARDED_ALLOW_IPS": "*"}, "TRUSTED_PROXIES"),
         ({**LOCAL, "FORWARDED_ALLOW_IPS": "127.0.0.1"}, "TRUSTED_PROXIES"),
+        ({**LOCAL, "AUTO_FORMATS": "avif,png"}, "AUTO_FORMATS"),
+        ({**LOCAL, "AUTO_FORMATS": "jxl"}, "AUTO_FORMATS"),
+        ({**LOCAL, "AUTO_FORMATS": "webp,webp"}, "AUTO_FORMATS"),
+        ({**LOCAL, "AUTO_FORMATS": "AVIF"}, "AUTO_FORMATS"),
     ],
 )
 def test_refused_at_start(monkeypatch, env, refused):
     with pytest.raises(ImproperlyConfigured, match=refused):
         load(monkeypatch, env)
+
+
+@pytest.mark.parametrize(
+    ("value", "formats"),
+    [
+        (None, ["avif", "webp"]),
+        ("webp,avif", ["webp", "avif"]),
+        ("webp", ["webp"]),
+        (" avif , webp", ["avif", "webp"]),
+        ("", []),
+    ],
+)
+def test_auto_formats(monkeypatch, value, formats):
+    assert load(monkeypatch, LOCAL if value is None else {**LOCAL, "AUTO_FORMATS": value})["AUTO_FORMATS"] == formats
 
 
 def test_debug_is_allowed_in_the_quick_start(monkeypatch):

@@ -65,6 +65,10 @@ def refusal(
     return Answer(status, headers, body)
 
 
+def unknown(original_id: str) -> Answer:
+    return refusal(404, f"No original has the id {original_id[:40]!r}.", "not_found", "id")
+
+
 @dataclass(frozen=True)
 class Resolved:
     """A variant and the headers that depend on it alone, worked out once: [plain, https] for a 304, for a 200."""
@@ -167,8 +171,7 @@ def answer(
         return checked if complete else None
     facts = facts_of(request.original_id)
     if facts is None:
-        message = f"No original has the id {request.original_id[:40]!r}."
-        return refusal(404, message, "not_found", "id") if complete else None
+        return unknown(request.original_id) if complete else None
     resolved = resolutions.variant(facts, checked, request.query, request.accept)
     if isinstance(resolved, Answer):
         return resolved if complete else None

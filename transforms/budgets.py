@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from transforms.operations import REGISTRY
 from transforms.spec import InvalidSpec, VariantSpec
 
 FORMAT_NAMES = {"jpeg": "JPEG", "png": "PNG", "webp": "WebP", "avif": "AVIF", "gif": "GIF"}
@@ -98,7 +99,23 @@ def check_output(
             "output_too_large",
             400,
         )
+    _check_operations(spec, picture)
     _check_format(canvas, out_format)
+
+
+def _check_operations(spec: VariantSpec, picture: tuple[int, int]) -> None:
+    """An operation that holds more copies of a frame than a resize (a blur) bounds the frames it works on."""
+    for operation in REGISTRY.operations:
+        bound = operation.frame_pixels(spec)
+        if bound is not None and picture[0] * picture[1] > bound:
+            name = operation.params[0].name
+            raise OverBudget(
+                name,
+                f"{name} works on at most {bound:,} pixels a frame here; this variant would be {_size(picture)} = "
+                f"{picture[0] * picture[1]:,}. Ask for a smaller w or h.",
+                "output_too_large",
+                400,
+            )
 
 
 def _check_format(canvas: tuple[int, int], out_format: str) -> None:

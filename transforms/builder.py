@@ -33,6 +33,11 @@ def _builder_pairs(request: HttpRequest, defaults: list[tuple[str, str]] | None 
     return given
 
 
+def _number(value: float) -> str:
+    """A bound or step as a number input's attribute: `8192`, `0.5`, never `8192.0` or `1e+06`."""
+    return str(int(value)) if value == int(value) else str(value)
+
+
 def builder_fields(values: dict[str, str]) -> list[dict[str, Any]]:
     """One form field per registered parameter: a select of its canonical values, or a number or text input."""
     limits = spec_limits()
@@ -46,8 +51,10 @@ def builder_fields(values: dict[str, str]) -> list[dict[str, Any]]:
                 "placeholder": param.placeholder,
                 "value": values.get(param.name, ""),
                 "options": param.offer(),
-                "min": bounds[0] if bounds else None,
-                "max": bounds[1] if bounds else None,
+                "min": _number(bounds[0]) if bounds else None,
+                "max": _number(bounds[1]) if bounds else None,
+                "step": _number(param.increment()),
+                "inputmode": "numeric" if param.increment() == 1 else "decimal",
             }
         )
     return fields

@@ -2,6 +2,8 @@
 
 OUTPUT_FORMATS = ("jpeg", "png", "webp", "avif", "gif")
 LOSSY_FORMATS = frozenset({"jpeg", "webp", "avif"})
+AUTO_FORMATS = ("avif", "webp")  # what fmt=auto offers, most preferred first (the AUTO_FORMATS setting)
+ALPHA_FORMATS = frozenset({"png", "webp", "avif", "gif"})  # what is transparent stays so (GIF: fully or not at all)
 DEFAULT_QUALITY: dict[str, int] = {"jpeg": 82, "webp": 80, "avif": 60}
 # Pillow's names of the formats browsers show, and the output format each is served as by default.
 WEB_FORMATS = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "AVIF": "avif"}

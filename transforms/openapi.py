@@ -104,4 +104,23 @@ def variant_paths(result: dict[str, Any], generator: Any, request: Any, public: 
             "responses": responses,
         }
     }
+    info_responses: dict[str, Any] = {
+        "200": {
+            "description": "What the variant will be, from the recorded facts alone: nothing is decoded.",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
+        "304": {"description": "Not modified."},
+    }
+    info_responses.update(
+        {status: {"description": text, "content": error} for status, text in _REFUSALS.items() if status < "429"}
+    )  # nothing is rendered: no 429 or 503
+    info_get = dict(result["paths"]["/image/{id}/"]["get"])
+    info_get.update(
+        operationId="variant_info",
+        summary="What a variant of an original will be",
+        description="The original's size and format, the variant's planned size and format, the crop rectangle "
+        "and the focal point, signed and refused as /image/{id}/ is (thumbor's /meta, imgproxy's /info).",
+        responses=info_responses,
+    )
+    result["paths"]["/image/{id}/info/"] = {"get": info_get}
     return result

@@ -1,6 +1,7 @@
 """The operation registry: each operation owns its query parameters, its part of the plan and its pixels.
 
-Adding a parameter is one class here (and its tests): the parser, the canonical query and so the cache key,
+Adding a parameter is one class here or in a module of operations (the filters are in transforms/filters.py), put
+in REGISTRY's order, and its tests: the parser, the canonical query and so the cache key,
 the URL builder's fields, the template tags' keyword arguments, signing's comparison and the README's table
 all read the registry. Operations run in registry order, which is also the order parameters are checked in.
 """
@@ -10,10 +11,12 @@ from __future__ import annotations
 import functools
 import io
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image, ImageCms
 
+from transforms.canvas import Background, Pad
+from transforms.filters import Blur, Gray, Sharpen
 from transforms.formats import DEFAULT_QUALITY, OUTPUT_FORMATS, quality_for
 from transforms.geometry import (
     CLOCKWISE,
@@ -25,40 +28,28 @@ from transforms.geometry import (
     fit_into,
     swaps_axes,
 )
-from transforms.params import Choice, Integer, Param, QuarterTurn
-from transforms.registry import Registry
+from transforms.params import Choice, Integer, InvalidSpec, Limits, QuarterTurn, Tenths
+from transforms.registry import Operation, Registry
 
 if TYPE_CHECKING:
     from transforms.spec import VariantSpec
 
-__all__ = ["EXIF_UPRIGHT", "REGISTRY", "Operation", "Plan", "apply_all", "compose", "plan_for", "swaps_axes"]
+__all__ = [
+    "EXIF_UPRIGHT",
+    "REGISTRY",
+    "Operation",
+    "Plan",
+    "apply_all",
+    "compose",
+    "plan_for",
+    "settle",
+    "swaps_axes",
+]
 
-WHITE = (255, 255, 255)
 # Pillow's own filter choice for thumbnails; with reducing_gap the bulk of a big shrink is a cheap
 # box reduce and LANCZOS only does the last <=3x, so its cost hardly matters.
 RESAMPLE = Image.Resampling.LANCZOS
 REDUCING_GAP = 3.0
-
-
-class Operation:
-    """One step of a variant. Each hook has a do-nothing default, so an operation writes only what it does."""
-
-    params: ClassVar[tuple[Param[Any], ...]] = ()
-
-    def canonicalize(self, values: dict[str, Any]) -> None:
-        """Rewrite parsed `values` (by parameter name) so that every spelling of one variant is one spec."""
-
-    def transpose(self, spec: VariantSpec) -> T | None:
-        """The transpose this operation adds to the picture's orientation (after EXIF's, in registry order)."""
-        return None
-
-    def plan(self, plan: Plan) -> Plan:
-        """This operation's part of the plan, from the recorded or decoded size alone: no pixels."""
-        return plan
-
-    def apply(self, image: Image.Image, plan: Plan) -> Image.Image:
-        """This operation's part of the pixels; returns the image unchanged when the plan does not need it."""
-        return image
 
 
 class ToWorkingMode(Operation):
@@ -96,7 +87,7 @@ class Fit(Operation):
         ),
     )
 
-    def canonicalize(self, values: dict[str, Any]) -> None:
+    def canonicalize(self, values: dict[str, Any], limits: Limits) -> None:
         if values.get("w") is None or values.get("h") is None:
             values.pop("fit", None)  # how a picture meets a box only matters when the box has two sides
 
@@ -124,6 +115,40 @@ class Fit(Operation):
         if plan.resize is None:
             return image
         return image.resize(plan.resize, RESAMPLE, box=plan.box, reducing_gap=REDUCING_GAP)
+
+
+class Density(Operation):
+    """`dpr`: device pixels per CSS pixel. It multiplies `w` and `h` (halves rounded up) and is then gone from the
+    spec, so `w=300&dpr=2` is `w=600`: one variant, one cache entry, one signature, and the no-enlarging rule of
+    `w` and `h` holds for it too. A side that would pass the largest allowed is refused, naming `dpr`."""
+
+    params = (
+        Tenths(
+            "dpr",
+            1.0,
+            label="Density (dpr)",
+            placeholder="1",
+            low=1,
+            high=4,
+            step=0.5,
+            doc="device pixels per CSS pixel: multiplies w and h",
+        ),
+    )
+
+    def canonicalize(self, values: dict[str, Any], limits: Limits) -> None:
+        tenths = round(values.pop("dpr", 1.0) * 10)
+        for side in ("w", "h"):
+            if values.get(side) is None or tenths == 10:
+                continue
+            scaled = (values[side] * tenths + 5) // 10
+            if scaled > limits.max_side:
+                raise InvalidSpec(
+                    "dpr",
+                    f"{side}={values[side]} at dpr={tenths / 10:g} is {scaled} pixels, more than the largest side "
+                    f"allowed ({limits.max_side}); ask for a smaller {side} or dpr",
+                    "out_of_range",
+                )
+            values[side] = scaled
 
 
 class Rotate(Operation):
@@ -179,38 +204,11 @@ class ToSRGB(Operation):
         return image.convert(out_mode)
 
 
-class Flatten(Operation):
-    """Composite transparent pixels on white when the output format has no alpha."""
-
-    def apply(self, image: Image.Image, plan: Plan) -> Image.Image:
-        if plan.alpha or image.mode not in ("RGBA", "LA"):
-            return image
-        base = "L" if image.mode == "LA" else "RGB"
-        background = Image.new(base, image.size, 255 if base == "L" else WHITE)
-        background.paste(image.convert(base), mask=image.getchannel("A"))
-        return background
-
-
 class Transpose(Operation):
     """Apply orientation, rotate and flip as one transpose of the (already small) result."""
 
     def apply(self, image: Image.Image, plan: Plan) -> Image.Image:
         return image if plan.transform is None else image.transpose(plan.transform)
-
-
-class Pad(Operation):
-    """Centre the picture on the planned canvas: transparent where alpha survives, white otherwise."""
-
-    def apply(self, image: Image.Image, plan: Plan) -> Image.Image:
-        if plan.pad is None:
-            return image
-        if plan.alpha:
-            image = image.convert("LA" if image.mode[0] == "L" else "RGBA")
-            canvas = Image.new(image.mode, plan.pad)  # all zero: transparent
-        else:
-            canvas = Image.new(image.mode, plan.pad, 255 if image.mode == "L" else WHITE)
-        canvas.paste(image, ((plan.pad[0] - image.width) // 2, (plan.pad[1] - image.height) // 2))
-        return canvas
 
 
 class Strip(Operation):
@@ -237,14 +235,29 @@ class Output(Operation):
         Integer("q", None, label="Quality", placeholder="default", low=1, high=100, doc="quality of lossy formats"),
     )
 
-    def canonicalize(self, values: dict[str, Any]) -> None:
+    def canonicalize(self, values: dict[str, Any], limits: Limits) -> None:
         fmt = values.get("fmt")
         if fmt is not None and fmt != "auto":  # with fmt absent or auto, q waits until the format is known
             values["q"] = quality_for(fmt, values.get("q"))
 
 
 REGISTRY = Registry(
-    (ToWorkingMode(), Fit(), Rotate(), Flip(), ToSRGB(), Flatten(), Transpose(), Pad(), Strip(), Output())
+    (
+        ToWorkingMode(),
+        Fit(),
+        Density(),
+        Rotate(),
+        Flip(),
+        ToSRGB(),
+        Gray(),
+        Blur(),
+        Sharpen(),
+        Transpose(),
+        Pad(),
+        Background(),
+        Strip(),
+        Output(),
+    )
 )
 assert set(DEFAULT_QUALITY) <= set(OUTPUT_FORMATS)
 
@@ -259,6 +272,12 @@ def plan_for(size: tuple[int, int], orientation: int, spec: VariantSpec, alpha: 
     return plan
 
 
+def settle(spec: VariantSpec, *, padded: bool, has_alpha: bool) -> VariantSpec:
+    """`spec` without the parameters that change no pixel of this variant of this original (so no cache entry)."""
+    idle = [name for op in REGISTRY.operations for name in op.idle_params(spec, padded=padded, has_alpha=has_alpha)]
+    return spec.replace(**{name: REGISTRY.params[name].default for name in idle}) if idle else spec
+
+
 def output_geometry(upright: tuple[int, int], spec: VariantSpec) -> tuple[tuple[int, int], tuple[int, int]]:
     """(canvas, picture): the variant's size and the picture's size on it, from the upright size alone."""
     plan = plan_for(upright, 1, spec, alpha=True)
@@ -267,7 +286,17 @@ def output_geometry(upright: tuple[int, int], spec: VariantSpec) -> tuple[tuple[
     return plan.pad or picture, picture
 
 
-def apply_all(image: Image.Image, plan: Plan) -> Image.Image:
+def resized_region(upright: tuple[int, int], spec: VariantSpec) -> tuple[float, float, float, float]:
+    """The region of the upright picture that becomes the variant, (left, top, right, bottom) in its pixels."""
+    return plan_for(upright, 1, spec, alpha=True).box or (0, 0, *upright)
+
+
+def apply_all(image: Image.Image | list[Image.Image], plan: Plan) -> Image.Image:
+    """The picture through every operation, in order. Handed a list holding the only reference to it, it takes the
+    picture out, so that each step's input is freed as soon as the next has its output: a 24 MP source is 72 MB,
+    which a resize, a colour conversion or a filter need not keep beside their own."""
+    if isinstance(image, list):
+        image = image.pop()
     for operation in REGISTRY.operations:
         image = operation.apply(image, plan)
     return image

@@ -2,7 +2,8 @@
 
 # Strictness, the same for every parameter: integers are ASCII digits only (Python's int() would take ' 300',
 # '+300', '3_00' and '٣٠٠'), at most nine of them (int() of a long digit string is slow, and above 4300 digits
-# it raises); keywords are matched exactly, and only a parameter that says so folds ASCII case (str.lower()
+# it raises); decimals are such digits and at most one more after a dot (never float(), which takes 'inf' and
+# '1e1'); keywords are matched exactly, and only a parameter that says so folds ASCII case (str.lower()
 # maps some non-ASCII letters onto ASCII ones). Nothing is clamped. Every refusal names its parameter.
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any, Generic, TypeVar
 T = TypeVar("T")
 
 _DIGITS = re.compile(r"[0-9]+")
+_TENTHS = re.compile(r"([0-9]+)(?:\.([0-9]))?")
+_HEX_COLOUR = re.compile(r"[0-9A-Fa-f]{6}(?:[0-9A-Fa-f]{2})?")  # ASCII only: re's [0-9A-F] is not \d
 _MAX_DIGITS = 9
 _ECHO_CHARS = 40
 
@@ -72,13 +75,17 @@ class Param(Generic[T]):
         """(value, label) pairs a form can offer, canonical values only; None for free input."""
         return None
 
-    def bounds(self, limits: Limits) -> tuple[int, int] | None:
+    def bounds(self, limits: Limits) -> tuple[float, float] | None:
         """(min, max) of a number input, or None."""
         return None
 
     def schema(self, limits: Limits) -> dict[str, Any]:
         """The OpenAPI schema of the values it accepts (transforms/openapi.py documents /image/ with it)."""
         return {"type": "string"}
+
+    def increment(self) -> float:
+        """The step of a number input: what one click of its arrows adds."""
+        return 1
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,81 @@ class Integer(Param[int | None]):
         if len(value) > _MAX_DIGITS or not low <= int(value) <= high:
             raise InvalidSpec(self.name, problem, "out_of_range")
         return int(value)
+
+
+@dataclass(frozen=True)
+class Tenths(Param[float | None]):
+    """A number from `low` to `high` in steps of `step`, with at most one digit after the dot: `2`, `2.0`, `02.5`.
+
+    Read exactly, in tenths (never through float(), which takes ' 2', '2e0', 'inf' and '٢'); written without a
+    trailing `.0`, so `2.0` and `2` are one spelling. Leading zeros are accepted, as integers accept them.
+    """
+
+    low: float = 0.1
+    high: float = 1.0
+    step: float = 0.1
+
+    def bounds(self, limits: Limits) -> tuple[float, float]:
+        return self.low, self.high
+
+    def increment(self) -> float:
+        return self.step
+
+    def schema(self, limits: Limits) -> dict[str, Any]:
+        return {"type": "number", "minimum": self.low, "maximum": self.high, "multipleOf": self.step}
+
+    def parse(self, value: str, limits: Limits) -> float:
+        low, high, step = (round(bound * 10) for bound in (self.low, self.high, self.step))
+        match = _TENTHS.fullmatch(value)
+        if match is None:
+            raise InvalidSpec(self.name, self._problem(value), "invalid_parameter")
+        whole, tenth = match.groups()
+        if len(whole) > _MAX_DIGITS or not low <= int(whole) * 10 + int(tenth or 0) <= high:
+            raise InvalidSpec(self.name, self._problem(value), "out_of_range")
+        tenths = int(whole) * 10 + int(tenth or 0)
+        if (tenths - low) % step:
+            raise InvalidSpec(self.name, self._problem(value), "invalid_parameter")
+        return tenths / 10
+
+    def format(self, value: float | None) -> str:
+        assert value is not None, f"{self.name} has no spelling for its default"
+        whole, tenth = divmod(round(value * 10), 10)
+        return f"{whole}.{tenth}" if tenth else str(whole)
+
+    def _problem(self, value: str) -> str:
+        steps = "" if round(self.step * 10) == 1 else f" in steps of {self.format(self.step)}"
+        return (
+            f"{self.name} must be a number from {self.format(self.low)} to {self.format(self.high)}{steps}, with "
+            f"at most one digit after the dot; got {echo(value)}"
+        )
+
+
+Colour = tuple[int, int, int, int]  # sRGB red, green, blue and alpha, 0..255 each
+
+
+@dataclass(frozen=True)
+class HexColour(Param[Colour | None]):
+    """A colour as RRGGBB or RRGGBBAA hex digits in any case; written lowercase, and without an alpha of ff, so
+    `FF8800`, `ff8800` and `ff8800ff` are one spelling."""
+
+    def schema(self, limits: Limits) -> dict[str, Any]:
+        return {"type": "string", "pattern": "^([0-9A-Fa-f]{6}|[0-9A-Fa-f]{8})$"}
+
+    def parse(self, value: str, limits: Limits) -> Colour:
+        if not _HEX_COLOUR.fullmatch(value):
+            hint = " (without the #)" if value.startswith("#") else ""
+            raise InvalidSpec(
+                self.name,
+                f"{self.name} must be a colour as RRGGBB or RRGGBBAA hex digits{hint}, e.g. ff8800 or ff880080; "
+                f"got {echo(value)}",
+                "invalid_parameter",
+            )
+        red, green, blue, *alpha = bytes.fromhex(value)
+        return red, green, blue, alpha[0] if alpha else 255
+
+    def format(self, value: Colour | None) -> str:
+        assert value is not None, f"{self.name} has no spelling for its default"
+        return bytes(value if value[3] != 255 else value[:3]).hex()
 
 
 @dataclass(frozen=True)

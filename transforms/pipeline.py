@@ -13,6 +13,7 @@ from typing import IO, ClassVar
 from PIL import Image, JpegImagePlugin
 
 from transforms.decoders import ALLOWED_DECODERS, exif_orientation
+from transforms.formats import ALPHA_FORMATS
 from transforms.operations import Plan, apply_all, plan_for
 from transforms.spec import DEFAULT_QUALITY, VariantSpec
 
@@ -151,6 +152,7 @@ class GifEncoder(Encoder):
 ENCODERS: dict[str, Encoder] = {
     e.name: e for e in (JpegEncoder(), PngEncoder(), WebpEncoder(), AvifEncoder(), GifEncoder())
 }
+assert {name for name, encoder in ENCODERS.items() if encoder.alpha} == ALPHA_FORMATS
 
 
 @contextlib.contextmanager
@@ -220,8 +222,9 @@ def render(
         result, animation = _render_animation(image, plan, encoder, buf, quality, timings, deadline, max_frames)
     else:
         started = time.perf_counter()
-        result = apply_all(image, plan)
-        del image  # the decoded source is not needed to encode: the peak is the larger of the two, not their sum
+        held = [image]
+        del image  # the list holds the decoded source alone now, and apply_all lets go of it after the first copy
+        result = apply_all(held, plan)
         timings["transform"] = time.perf_counter() - started
         _within(deadline)
         started = time.perf_counter()

@@ -1,15 +1,54 @@
-"""The registry of operations: the ordered operations of a variant, and their parameters by name."""
+"""The registry of operations: what an operation is, the ordered operations of a variant, and their parameters by name.
+
+A module of operations (transforms/operations.py, transforms/filters.py, a plugin's) needs only this one.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from PIL import Image
+
+from transforms.geometry import Plan, T
+from transforms.params import Limits, Param
 
 if TYPE_CHECKING:
-    from transforms.operations import Operation
-    from transforms.params import Param
+    from transforms.spec import VariantSpec
+
+
+class Operation:
+    """One step of a variant. Each hook has a do-nothing default, so an operation writes only what it does."""
+
+    params: ClassVar[tuple[Param[Any], ...]] = ()
+
+    def canonicalize(self, values: dict[str, Any], limits: Limits) -> None:
+        """Rewrite parsed `values` (by parameter name) so that every spelling of one variant is one spec; raise
+        InvalidSpec, naming a parameter, for values that are well-formed alone but not together."""
+
+    def transpose(self, spec: VariantSpec) -> T | None:
+        """The transpose this operation adds to the picture's orientation (after EXIF's, in registry order)."""
+        return None
+
+    def plan(self, plan: Plan) -> Plan:
+        """This operation's part of the plan, from the recorded or decoded size alone: no pixels."""
+        return plan
+
+    def apply(self, image: Image.Image, plan: Plan) -> Image.Image:
+        """This operation's part of the pixels; returns the image unchanged when the plan does not need it."""
+        return image
+
+    def idle_params(self, spec: VariantSpec, *, padded: bool, has_alpha: bool) -> tuple[str, ...]:
+        """Those of this operation's parameters in `spec` that change no pixel of a variant that is (or is not) padded
+        of an original with (or without) alpha: they are left out of its cache key."""
+        return ()
+
+    def frame_pixels(self, spec: VariantSpec) -> int | None:
+        """The most pixels a frame may have for this operation to work on it within a render's memory budget, for an
+        operation that holds more copies of a frame at once than a resize does; None when it sets no bound."""
+        return None
 
 
 def import_string(path: str) -> Any:

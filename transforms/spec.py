@@ -20,12 +20,12 @@ declared by the operations (transforms/operations.py); this module only walks th
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import FrozenInstanceError
 from typing import Any, Literal, cast
 from urllib.parse import urlencode
 
-from transforms.formats import DEFAULT_QUALITY, LOSSY_FORMATS, OUTPUT_FORMATS, default_format, quality_for
+from transforms.formats import AUTO_FORMATS, DEFAULT_QUALITY, LOSSY_FORMATS, OUTPUT_FORMATS, default_format
 from transforms.operations import REGISTRY
 from transforms.params import InvalidSpec, Limits, echo
 
@@ -39,7 +39,7 @@ __all__ = [
     "InvalidSpec",
     "Limits",
     "VariantSpec",
-    "accepts_webp",
+    "accepts",
     "default_format",
     "output_format",
     "parse",
@@ -139,17 +139,20 @@ class VariantSpec:
         return urlencode([(name, params[name].format(value)) for name, value in self._items])
 
     def for_output(self, fmt: str) -> VariantSpec:
-        """This spec as rendered to the concrete format `fmt`, with `q` canonicalised for it."""
+        """This spec as rendered to the concrete format `fmt`, canonical for it (`q`, `bg`): every operation that
+        waits for the format (fmt absent or `auto`) canonicalises again."""
         if fmt not in OUTPUT_FORMATS:
             raise ValueError(f"for_output needs one of {', '.join(OUTPUT_FORMATS)}, got {fmt!r}")
-        return self.replace(fmt=fmt, q=quality_for(fmt, self.q))
+        # the values were checked against the settings' limits when parsed: only the format is new here
+        return canonical({**dict(self._items), "fmt": fmt}, Limits(max_side=2**31 - 1))
 
 
-def canonical(values: Mapping[str, Any]) -> VariantSpec:
-    """The spec of parsed `values`, after every operation has collapsed its spellings into one."""
+def canonical(values: Mapping[str, Any], limits: Limits | None = None) -> VariantSpec:
+    """The spec of parsed `values`, after every operation has collapsed its spellings into one (InvalidSpec when
+    they do not go together)."""
     collapsed = dict(values)
     for operation in REGISTRY.operations:
-        operation.canonicalize(collapsed)
+        operation.canonicalize(collapsed, limits or Limits())
     return VariantSpec(**collapsed)
 
 
@@ -167,7 +170,7 @@ def parse(
     if PRESET in raw:
         return _from_preset(raw, presets or {}, limits)
     values = {name: param.parse(raw[name], limits) for name, param in REGISTRY.params.items() if name in raw}
-    return canonical(values)
+    return canonical(values, limits)
 
 
 def _from_preset(raw: Mapping[str, str], presets: Mapping[str, VariantSpec], limits: Limits) -> VariantSpec:
@@ -186,7 +189,7 @@ def _from_preset(raw: Mapping[str, str], presets: Mapping[str, VariantSpec], lim
     spec = presets[name]
     if "fmt" not in raw:
         return spec
-    return canonical({**dict(spec.items()), "fmt": REGISTRY.params["fmt"].parse(raw["fmt"], limits)})
+    return canonical({**dict(spec.items()), "fmt": REGISTRY.params["fmt"].parse(raw["fmt"], limits)}, limits)
 
 
 def output_format(
@@ -195,20 +198,27 @@ def output_format(
     original_format: str,
     has_alpha: bool,
     accept: str,
+    auto_formats: Sequence[str] = AUTO_FORMATS,
+    holds: Callable[[str], bool] = lambda fmt: True,
 ) -> tuple[str, bool]:
-    """The concrete format to encode `spec` in, and whether it was negotiated from `accept`."""
+    """The concrete format to encode `spec` in, and whether it was negotiated from `accept`.
+
+    `fmt=auto` takes the first of `auto_formats` (most preferred first) that `accept` names and that `holds` the
+    picture (its budget, its animation), else the default format.
+    """
     if spec.fmt is None:
         return default_format(original_format, has_alpha), False
     if spec.fmt == "auto":
-        if accepts_webp(accept):
-            return "webp", True
+        for fmt in auto_formats:
+            if accepts(accept, f"image/{fmt}") and holds(fmt):
+                return fmt, True
         return default_format(original_format, has_alpha), True
     return spec.fmt, False
 
 
-def accepts_webp(accept: str) -> bool:
-    """Whether an Accept header names image/webp with a non-zero q; wildcards do not count."""
-    qualities = [quality for media_type, quality in _media_ranges(accept) if media_type == "image/webp"]
+def accepts(accept: str, media_type: str) -> bool:
+    """Whether an Accept header names `media_type` with a non-zero q; wildcards do not count."""
+    qualities = [quality for named, quality in _media_ranges(accept) if named == media_type]
     return bool(qualities) and min(qualities) > 0
 
 

@@ -15,10 +15,10 @@ from server.metrics import RENDER_PEAK_BYTES, RENDER_SECONDS
 
 from . import cache
 from .budgets import OutputBudget, check_output, fits_format
-from .operations import output_geometry
+from .operations import output_geometry, settle
 from .pipeline import PIPELINE_VERSION, Rendered, animation_for
 from .render_pool import PoolLimits, render_pool
-from .spec import VariantSpec, default_format, output_format
+from .spec import VariantSpec, output_format
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,12 +124,19 @@ def variant_resolve(spec: VariantSpec, original: Original | OriginalFacts, *, ac
     InvalidSpec) when the planned output is more than a render may cost."""
     if isinstance(original, Original):
         original = OriginalFacts.of(original)
-    out_format, negotiated = output_format(
-        spec, original_format=original.format, has_alpha=original.has_alpha, accept=accept
-    )
     canvas, picture = output_geometry((original.width, original.height), spec)
-    if negotiated and not fits_format(canvas, out_format):
-        out_format = default_format(original.format, original.has_alpha)  # asked for "the best you can": not that
+
+    def holds(fmt: str) -> bool:  # fmt=auto asks for the best the browser takes: within budget, still animated
+        return fits_format(canvas, fmt) and animation_for(original.format, original.frames, fmt) != "first-frame"
+
+    out_format, negotiated = output_format(
+        spec,
+        original_format=original.format,
+        has_alpha=original.has_alpha,
+        accept=accept,
+        auto_formats=settings.AUTO_FORMATS,
+        holds=holds,
+    )
     kept = animation_for(original.format, original.frames, out_format) == "kept"
     check_output(
         spec,
@@ -139,7 +146,7 @@ def variant_resolve(spec: VariantSpec, original: Original | OriginalFacts, *, ac
         out_format=out_format,
         budget=output_budget(),
     )
-    final = spec.for_output(out_format)
+    final = settle(spec.for_output(out_format), padded=canvas != picture, has_alpha=original.has_alpha)
     key = cache.variant_key(
         pipeline_version=PIPELINE_VERSION,
         original_sha256=original.sha256,

@@ -1,4 +1,4 @@
-"""/image/<id>/: Django's door to the one variant answer (transforms/answer.py); misses and refusals come here."""
+"""/image/<id>/ and /image/<id>/info/: Django's doors to the one variant answer (transforms/answer.py, info.py)."""
 
 from typing import Any
 
@@ -8,7 +8,8 @@ from django.views import View
 from originals import selectors
 from server.errors import error_response
 
-from .answer import VariantRequest, answer
+from .answer import Answer, VariantRequest, answer
+from .info import info_answer
 from .throttles import admit_render
 from .variants import OriginalFacts, known_originals
 
@@ -36,19 +37,36 @@ class ImageView(View):
         return self.get(request, original_id)
 
     def get(self, request: HttpRequest, original_id: str) -> HttpResponseBase:
-        variant_request = VariantRequest(
-            original_id=original_id,
-            query=request.META.get("QUERY_STRING", ""),
-            head=request.method == "HEAD",
-            accept=request.headers.get("Accept", ""),
-            if_none_match=request.headers.get("If-None-Match", ""),
-            https=request.is_secure(),
-        )
         found = answer(
-            variant_request, facts_of=facts_from_database, complete=True, admit=lambda: admit_render(request)
+            variant_request_of(request, original_id),
+            facts_of=facts_from_database,
+            complete=True,
+            admit=lambda: admit_render(request),
         )
         assert found is not None  # a complete answer is never deferred
-        response = HttpResponse(found.body, status=found.status)
-        for name, value in found.headers:
-            response[name] = value
-        return response
+        return response_of(found)
+
+
+class ImageInfoView(ImageView):
+    """GET and HEAD of /image/<id>/info/?<query>: the variant's plan as JSON (transforms/info.py), never a render."""
+
+    def get(self, request: HttpRequest, original_id: str) -> HttpResponseBase:
+        return response_of(info_answer(variant_request_of(request, original_id), facts_of=facts_from_database))
+
+
+def variant_request_of(request: HttpRequest, original_id: str) -> VariantRequest:
+    return VariantRequest(
+        original_id=original_id,
+        query=request.META.get("QUERY_STRING", ""),
+        head=request.method == "HEAD",
+        accept=request.headers.get("Accept", ""),
+        if_none_match=request.headers.get("If-None-Match", ""),
+        https=request.is_secure(),
+    )
+
+
+def response_of(found: Answer) -> HttpResponse:
+    response = HttpResponse(found.body, status=found.status)
+    for name, value in found.headers:
+        response[name] = value
+    return response

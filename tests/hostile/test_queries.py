@@ -21,7 +21,9 @@ INT_SPELLINGS = [
 NON_ASCII_DIGITS = [chr(c) for c in range(0x80, 0x110000) if unicodedata.category(chr(c)) == "Nd"][::7]
 NAME_LOOKALIKES = [
     "W", "Width", "width", "w ", " w", "ｗ", "w\x00", "w[]", "w.", "__class__", "FMT", "Fmt", "format", "ｆｍｔ",
-    "rotation", "r", "quality", "Q", "flip[]", "fi t", "s", "x", "dpr", "crop", "blur", "gravity", "signature",
+    "rotation", "r", "quality", "Q", "flip[]", "fi t", "s", "x", "DPR", "density", "crop", "Blur", "gravity",
+    "sharp", "sharpness", "grey", "greyscale",
+    "signature",
 ]  # fmt: skip
 FMT_VALUES = [
     "../png", "png/../", "..%2Fpng", "png%00", "png\x00", "PNG ", " png", "tiff", "svg", "bmp", "jpeg2000",
@@ -30,6 +32,19 @@ FMT_VALUES = [
 ROTATE_VALUES = ["360", "-90", "90.0", "45", "٩٠", "90 ", "+90", "1", "0090x", "270270", "-0"]
 FLIP_VALUES = ["H", "x", "hh", "vv", "hvh", "h,v", "h v", "both", "1", "true"]
 FIT_VALUES = ["COVER", "crop", "scale", "cover ", "Contain", "inside", "fill!", "pad pad", "1"]
+DPR_VALUES = [
+    "0", "0.5", "4.5", "5", "1.25", "1.2", "2.00", "2.", ".5", "2x", "+2", "-2", "2e0", "1,5", "inf", "NaN", " 2",
+    "2 ", "٢", "２", "2.٥", "½", "0x2", "9" * 40, "1.5.5", "2%00",
+]  # fmt: skip
+SIGMA_VALUES = [
+    "0", "0.0", "-1", "+1", "1.25", "2.50", ".5", "5.", "1e1", "inf", "NaN", "true", "2,5", " 2", "2 ", "٢", "２",
+    "0x1", "9" * 40, "1.5.5", "1%00", "1/2", "½", "2px",
+]  # fmt: skip
+BG_VALUES = [
+    "#ff8800", "%23ff8800", "ff880", "ff8800f", "ff8800f0f", "gg0000", "ff 800", "ff8800 ", "red", "rgb(255,0,0)",
+    "0xff8800", "ｆｆ００００", "ff8800%00", "f80", "f80f", "-ff8800", "ff88００", "ff8800\n", "../ff8800",
+]  # fmt: skip
+GRAY_VALUES = ["2", "01", "1.0", "true", "on", "yes", "-1", "+1", " 1", "1 ", "１", "١", "I", "l", "0x1", "1%00"]
 
 REFUSED: list[tuple[str, str]] = []  # (query, the parameter the 400 must name)
 for param in ("w", "h", "q"):
@@ -40,6 +55,22 @@ REFUSED += [(f"fmt={quote(v, safe='')}", "fmt") for v in FMT_VALUES]
 REFUSED += [(f"rotate={quote(v, safe='')}", "rotate") for v in ROTATE_VALUES]
 REFUSED += [(f"flip={quote(v, safe='')}", "flip") for v in FLIP_VALUES]
 REFUSED += [(f"fit={quote(v, safe='')}", "fit") for v in FIT_VALUES]
+REFUSED += [(f"dpr={quote(v, safe='')}", "dpr") for v in DPR_VALUES]
+REFUSED += [("dpr=2&dpr=2", "dpr"), ("dpr=", "dpr"), ("w=4097&dpr=2", "dpr"), ("h=8192&dpr=1.5", "dpr")]
+REFUSED += [("preset=thumbnail&dpr=2", "dpr")]
+REFUSED += [(f"blur={quote(v, safe='')}", "blur") for v in [*SIGMA_VALUES, "50.1", "51", "100"]]
+REFUSED += [(f"sharpen={quote(v, safe='')}", "sharpen") for v in [*SIGMA_VALUES, "10.1", "11", "50"]]
+REFUSED += [("blur=1&blur=1", "blur"), ("blur=", "blur"), ("sharpen=1&sharpen=2", "sharpen"), ("sharpen", "sharpen")]
+REFUSED += [(f"bg={quote(v, safe='')}", "bg") for v in BG_VALUES]
+REFUSED += [
+    ("bg=ff0000&bg=ff0000", "bg"),
+    ("bg=", "bg"),
+    ("bg", "bg"),
+    ("BG=ff0000", "BG"),
+    ("background=fff", "background"),
+]
+REFUSED += [(f"gray={quote(v, safe='')}", "gray") for v in GRAY_VALUES]
+REFUSED += [("gray=1&gray=1", "gray"), ("gray=", "gray"), ("gray", "gray"), ("Gray=1", "Gray"), ("grey=1", "grey")]
 REFUSED += [
     ("w=1%26h=2", "w"),  # an encoded & is part of the value
     ("w=10&h=10&w=20", "w"),
@@ -94,6 +125,13 @@ def test_hostile_queries_are_400_naming_the_parameter(client: Client, query: str
     assert body["param"] == param, (query, body)
     assert body["error"] and "\n" not in body["error"] and len(body["error"]) < 300
     assert response["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize(("query", "param"), REFUSED[::3], ids=range(len(REFUSED[::3])))
+def test_info_refuses_them_alike(client: Client, query: str, param: str):
+    response = client.get(f"/image/AAAAAAAAAAAA/info/?{query}")
+    assert response.status_code == 400, (query, response.content[:200])
+    assert response.json()["param"] == param and response["Cache-Control"] == "no-store"
 
 
 @pytest.mark.django_db(transaction=True)

@@ -4,18 +4,17 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from django import template
-from django.conf import settings
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from transforms.links import variant_path
 from transforms.operations import REGISTRY, output_geometry
-from transforms.queries import spec_from_keywords
-from transforms.spec import PRESET, VariantSpec
+from transforms.queries import spec_from_keywords, spec_limits
+from transforms.spec import PRESET, InvalidSpec, VariantSpec, canonical
 
 register = template.Library()
 
-DENSITIES = (1, 2)  # srcset candidates: ordinary and high-density screens
+DENSITIES = (1, 2)  # srcset candidates, as dpr: ordinary and high-density screens
 
 
 class Picture(Protocol):
@@ -41,12 +40,12 @@ def output_size(picture: Picture, spec: VariantSpec) -> tuple[int, int]:
     return output_geometry((picture.width, picture.height), spec)[0]
 
 
-def _scaled(spec: VariantSpec, factor: int) -> VariantSpec | None:
-    w = spec.w * factor if spec.w else None
-    h = spec.h * factor if spec.h else None
-    if max(w or 0, h or 0) > settings.MAX_OUTPUT_SIDE:
+def at_density(spec: VariantSpec, density: float) -> VariantSpec | None:
+    """`spec` at `dpr=density` (its w and h multiplied, canonically), or None when a side would pass the largest."""
+    try:
+        return canonical({**dict(spec.items()), "dpr": density}, spec_limits())
+    except InvalidSpec:
         return None
-    return spec.replace(w=w, h=h)
 
 
 def srcset_candidates(picture: Picture, spec: VariantSpec) -> list[tuple[str, int]]:
@@ -54,7 +53,7 @@ def srcset_candidates(picture: Picture, spec: VariantSpec) -> list[tuple[str, in
     candidates: list[tuple[str, int]] = []
     previous: tuple[int, int] | None = None
     for density in DENSITIES:
-        scaled = _scaled(spec, density)
+        scaled = at_density(spec, density)
         if scaled is None:
             break
         size = output_size(picture, scaled)

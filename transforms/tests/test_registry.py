@@ -114,3 +114,5 @@ def test_the_openapi_schema_documents_the_variant_endpoint_from_the_registry(cli
     assert by_name["rotate"] == {"type": "integer", "enum": [0, 90, 180, 270]}
     assert set(get["responses"]) >= {"200", "304", "400", "403", "404", "422", "429", "503"}
     assert "/image//" not in schema["info"]["description"]
+    info = schema["paths"]["/image/{id}/info/"]["get"]
+    assert [parameter["name"] for parameter in info["parameters"]] == names

@@ -63,6 +63,15 @@ def test_a_24_mp_photo_at_full_size_in_every_format(client: Client, upload_origi
     assert peak(original, {"w": largest, "fmt": fmt}) < PEAK_BOUND, "at the largest size the budget allows"
 
 
+def test_blur_and_sharpen_within_their_frame_budget(client: Client, upload_original, photo_bytes):
+    body = upload_original(photo_bytes, "photo.jpg")
+    original = Original.objects.get(pk=body["id"])
+    response = client.get(f"/image/{original.id}/?blur=5")
+    assert response.status_code == 400 and response.json()["param"] == "blur", "24 MP is over a filter's budget"
+    # 4898x3265, 16 MP: the decoded source is let go after the resize, so the blur's copies replace it
+    assert peak(original, {"w": 4898, "blur": 5.0, "sharpen": 1.0}) < PEAK_BOUND
+
+
 @pytest.mark.parametrize(
     ("source", "query"),
     [

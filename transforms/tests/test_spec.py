@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from transforms.operations import REGISTRY
 from transforms.spec import (
     DEFAULT_QUALITY,
     LOSSY_FORMATS,
@@ -161,9 +162,9 @@ REFUSED = [
     ("format=png", "format", "unknown_parameter"),
     ("quality=80", "quality", "unknown_parameter"),
     ("sig=abc", "sig", "unknown_parameter"),
-    ("dpr=2", "dpr", "unknown_parameter"),
+    ("zoom=2", "zoom", "unknown_parameter"),
     ("=300", "", "unknown_parameter"),
-    ("w=300&blur=5", "blur", "unknown_parameter"),
+    ("w=300&sepia=5", "sepia", "unknown_parameter"),
     # repeated names
     ("w=1&w=1", "w", "repeated_parameter"),
     ("w=1&w=2", "w", "repeated_parameter"),
@@ -251,7 +252,7 @@ def test_refused_queries_name_the_parameter(query: str, param: str, code: str) -
         ("q=101", "q must be an integer from 1 to 100, got '101'"),
         ("rotate=45", "rotate must be one of 0, 90, 180, 270 (degrees clockwise), got '45'"),
         ("fmt=../png", "fmt must be one of jpeg, png, webp, avif, gif, jpg, auto, got '../png'"),
-        ("width=300", "'width' is not a parameter; use one of w, h, fit, rotate, flip, fmt, q, preset"),
+        ("width=300", f"'width' is not a parameter; use one of {', '.join(REGISTRY.params)}, preset"),
         ("w=1&w=2", "w is given more than once; give it once"),
         ("w=", "w is empty; give it a value or leave it out"),
     ],
@@ -357,13 +358,33 @@ def canonical_specs(draw: st.DrawFn) -> VariantSpec:
         flip=draw(st.sampled_from(["", "h", "v", "hv"])),
         fmt=fmt,
         q=q,
+        gray=draw(st.sampled_from([0, 1])),
+        blur=draw(st.none() | st.integers(min_value=1, max_value=500).map(lambda tenths: tenths / 10)),
+        sharpen=draw(st.none() | st.integers(min_value=1, max_value=100).map(lambda tenths: tenths / 10)),
+        bg=draw(st.none() | colours(fmt)),
     )
+
+
+def colours(fmt: str | None) -> st.SearchStrategy[tuple[int, ...]]:
+    """The colours a canonical bg may have for `fmt`: opaque and not white for JPEG, not transparent with alpha."""
+    channel = st.integers(0, 255)
+    if fmt == "jpeg":
+        return st.tuples(channel, channel, channel, st.just(255)).filter(lambda colour: colour != (255,) * 4)
+    if fmt is None or fmt == "auto":
+        return st.tuples(channel, channel, channel, channel)
+    return st.tuples(channel, channel, channel, st.integers(1, 255))
 
 
 def respell(draw: st.DrawFn, spec: VariantSpec) -> list[tuple[str, str]]:
     """Another accepted spelling of ``spec``: other order, defaults written out, aliases, case, zeros."""
     zeros = draw(st.text("0", max_size=3))
-    spelled = [(name, zeros + str(value)) for name, value in (("w", spec.w), ("h", spec.h)) if value]
+    sides = [(name, value) for name, value in (("w", spec.w), ("h", spec.h)) if value]
+    dpr = draw(st.sampled_from([1, 2, 4]))
+    spelled = [(name, zeros + str(value)) for name, value in sides]
+    if dpr > 1 and all(value % dpr == 0 for _, value in sides):  # the same box, at a density
+        spelled = [(name, zeros + str(value // dpr)) for name, value in sides] + [("dpr", str(dpr))]
+    elif draw(st.booleans()):
+        spelled.append(("dpr", draw(st.sampled_from(["1", "1.0", "01"]))))
     if spec.q is not None:
         spelled.append(("q", zeros + str(spec.q)))
     if spec.fit != "contain" or draw(st.booleans()):
@@ -374,6 +395,18 @@ def respell(draw: st.DrawFn, spec: VariantSpec) -> list[tuple[str, str]]:
         spelled.append(("flip", "vh" if spec.flip == "hv" and draw(st.booleans()) else spec.flip))
     if spec.fmt is not None:
         spelled.append(("fmt", respell_format(draw, spec.fmt)))
+    if spec.value("gray") or draw(st.booleans()):
+        spelled.append(("gray", str(spec.value("gray"))))
+    if spec.value("bg") is not None:
+        red, green, blue, alpha = spec.value("bg")
+        hexes = bytes((red, green, blue) if alpha == 255 and draw(st.booleans()) else (red, green, blue, alpha)).hex()
+        spelled.append(("bg", "".join(digit.upper() if draw(st.booleans()) else digit for digit in hexes)))
+    for name in ("blur", "sharpen"):
+        sigma = spec.value(name)
+        if sigma is not None:
+            tenths = round(sigma * 10)
+            dotted = tenths % 10 or draw(st.booleans())
+            spelled.append((name, zeros + (f"{tenths // 10}.{tenths % 10}" if dotted else str(tenths // 10))))
     return draw(st.permutations(spelled))
 
 
@@ -403,7 +436,7 @@ def test_canonical_query_parses_back_to_the_spec(spec: VariantSpec) -> None:
     assert parse(parse_qsl(spec.canonical_query, keep_blank_values=True)) == spec
 
 
-names = st.sampled_from(["w", "h", "fit", "rotate", "flip", "fmt", "q"]) | st.text()
+names = st.sampled_from(list(REGISTRY.params)) | st.text()
 
 
 @NO_DB
@@ -429,7 +462,7 @@ def test_parse_refuses_only_with_invalid_spec(raw: list[tuple[str, str]]) -> Non
 def test_output_format_never_raises_on_any_accept_header(accept: str) -> None:
     spec = VariantSpec(fmt="auto")
     fmt, negotiated = output_format(spec, original_format="PNG", has_alpha=False, accept=accept)
-    assert (fmt in {"webp", "png"}, negotiated) == (True, True)
+    assert (fmt in {"avif", "webp", "png"}, negotiated) == (True, True)
 
 
 # --- output format ------------------------------------------------------------------------------------
@@ -467,12 +500,20 @@ def test_default_format_follows_the_original(original_format: str, has_alpha: bo
 @pytest.mark.parametrize(
     ("accept", "original_format", "has_alpha", "expected"),
     [
-        (CHROME, "JPEG", False, "webp"),
-        (CHROME, "TIFF", True, "webp"),
-        (FIREFOX, "PNG", True, "webp"),
+        (CHROME, "JPEG", False, "avif"),
+        (CHROME, "TIFF", True, "avif"),
+        (FIREFOX, "PNG", True, "avif"),
         (SAFARI_OLD, "JPEG", False, "jpeg"),
         (SAFARI_OLD, "PNG", True, "png"),
         (SAFARI_OLD, "TIFF", False, "jpeg"),
+        ("image/webp,*/*", "JPEG", False, "webp"),  # a browser with WebP and without AVIF
+        ("image/avif;q=0,image/webp", "JPEG", False, "webp"),
+        ("image/webp,image/avif", "JPEG", False, "avif"),  # the server's order, not the header's
+        ("image/avif;q=0.1,image/webp;q=1", "JPEG", False, "avif"),
+        ("IMAGE/AVIF", "JPEG", False, "avif"),
+        (" image/avif ; Q=0.5 ", "JPEG", False, "avif"),
+        ("image/avif;q=abc,image/webp;q=0", "JPEG", False, "jpeg"),
+        ("image/avifs,image/avif-sequence", "JPEG", False, "jpeg"),
         ("image/webp;q=0", "JPEG", False, "jpeg"),
         ("image/webp; q=0.000", "JPEG", False, "jpeg"),
         ("image/webp;q=0,*/*", "JPEG", False, "jpeg"),
@@ -490,9 +531,33 @@ def test_default_format_follows_the_original(original_format: str, has_alpha: bo
         ("", "BMP", True, "png"),
     ],
 )
-def test_auto_negotiates_webp(accept: str, original_format: str, has_alpha: bool, expected: str) -> None:
+def test_auto_negotiates_avif_then_webp(accept: str, original_format: str, has_alpha: bool, expected: str) -> None:
     spec = VariantSpec(fmt="auto")
     chosen = output_format(spec, original_format=original_format, has_alpha=has_alpha, accept=accept)
+    assert chosen == (expected, True)
+
+
+@pytest.mark.parametrize(
+    ("auto_formats", "accept", "holds", "expected"),
+    [
+        (("webp", "avif"), CHROME, (), "webp"),  # the order is a setting
+        (("avif",), "image/webp,*/*", (), "jpeg"),
+        ((), CHROME, (), "jpeg"),  # AUTO_FORMATS empty: auto is the default format
+        (("avif", "webp"), CHROME, ("avif",), "webp"),  # AVIF cannot hold it (its budget, an animation)
+        (("avif", "webp"), CHROME, ("avif", "webp"), "jpeg"),
+    ],
+)
+def test_auto_follows_the_setting_and_what_a_format_holds(
+    auto_formats: tuple[str, ...], accept: str, holds: tuple[str, ...], expected: str
+) -> None:
+    chosen = output_format(
+        VariantSpec(fmt="auto"),
+        original_format="JPEG",
+        has_alpha=False,
+        accept=accept,
+        auto_formats=auto_formats,
+        holds=lambda fmt: fmt not in holds,
+    )
     assert chosen == (expected, True)
 
 

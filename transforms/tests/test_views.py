@@ -85,7 +85,8 @@ def test_variant_is_in_redis_and_on_disk(client: Client, photo_1600):
 @pytest.mark.parametrize(
     ("accept", "expected"),
     [
-        ("image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8", "image/webp"),
+        ("image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8", "image/avif"),
+        ("image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8", "image/webp"),
         ("image/png,image/svg+xml,image/*;q=0.8,*/*;q=0.5", "image/jpeg"),
         ("", "image/jpeg"),
     ],
