@@ -202,6 +202,29 @@ def w5_rows(w5: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def smart_rows(smart: dict[str, Any]) -> list[Row]:
+    """W6: how often gravity=smart keeps a known subject (the target), the centre's rate, and the render cost."""
+    if not smart:
+        return []
+    n, held = smart["n"], smart["held"]
+    kinds = ", ".join(f"{kind} {got}/{of}" for kind, (got, of) in smart["by_kind"].items())
+    share = held["smart"] / n
+    kept = Row("W6 smart", "subject kept, gravity=smart", other=f"{held['smart']}/{n}: {kinds}; {smart['pictures']}")
+    kept.ratio, kept.target = f"{share:.1%}", f">= {smart['target']:.0%}"
+    kept.result = _judge(share, smart["target"], at_least=True)
+    centre = Row("W6 smart", "subject kept, centre crop", other=f"{held['center']}/{n}")
+    centre.ratio = f"{held['center'] / n:.1%}"
+    rows = [kept, centre]
+    render = smart["render"]
+    for gravity, title in (("smart", "render gravity=smart -> JPEG"), ("center", "render centre crop -> JPEG")):
+        row = Row("W6 smart", f"in-process {title}", None, **_latency(render[gravity]))
+        if gravity == "smart":
+            row.ratio = f"{render['smart']['mean_ms'] / render['center']['mean_ms']:.2f} x centre"
+            row.other = f"+{render['smart']['mean_ms'] - render['center']['mean_ms']:.1f} ms a render"
+        rows.append(row)
+    return rows
+
+
 def rows(results: dict[str, Any]) -> list[Row]:
     return [
         *w1_rows(results.get("w1", {})),
@@ -209,6 +232,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
         *w3_rows(results.get("w3", {})),
         *w4_rows(results.get("w4", [])),
         *w5_rows(results.get("w5", {})),
+        *smart_rows(results.get("smart", {})),
     ]
 
 

@@ -1,5 +1,7 @@
 """The REST API for originals: upload, list, show, delete, and download the untouched bytes."""
 
+import math
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from django.conf import settings
@@ -10,7 +12,7 @@ from django.urls import reverse
 from django.utils.datastructures import MultiValueDict
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, generics, permissions, serializers, status
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -29,6 +31,14 @@ from .models import Original
 
 class OriginalOutput(serializers.ModelSerializer):
     url = serializers.SerializerMethodField(help_text="The variant base URL: add ?w=…&fmt=… to it.")
+    focal_x = serializers.FloatField(
+        read_only=True,
+        allow_null=True,
+        help_text="The focal point's distance from the left edge, a fraction of the upright width; null when unset.",
+    )
+    focal_y = serializers.FloatField(
+        read_only=True, allow_null=True, help_text="The focal point's distance from the top, a fraction of the height."
+    )
     original_url = serializers.SerializerMethodField(
         help_text="The untouched uploaded bytes, EXIF and all; null when you may not download them (README, Security)."
     )
@@ -52,6 +62,8 @@ class OriginalOutput(serializers.ModelSerializer):
             "filename",
             "owner",
             "created",
+            "focal_x",
+            "focal_y",
             "variants",
         ]
 
@@ -75,6 +87,75 @@ class OriginalOutput(serializers.ModelSerializer):
         return obj.owner.get_username() if obj.owner is not None else None
 
 
+class UnitIntervalField(serializers.Field):
+    """A JSON number from 0 to 1, kept to four decimal places (a ten-thousandth of a side); null clears it."""
+
+    STEP = Decimal("0.0001")
+    default_error_messages = {
+        "invalid": "must be a JSON number from 0 to 1, or null to clear the focal point",
+        "max_value": "must be from 0 to 1 (a fraction of the picture's side)",
+    }
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        if isinstance(data, bool) or not isinstance(data, int | float) or not math.isfinite(data):
+            self.fail("invalid")
+        if not 0 <= data <= 1:
+            self.fail("max_value")
+        return Decimal(repr(data)).quantize(self.STEP, rounding=ROUND_HALF_EVEN)
+
+    def to_representation(self, value: Decimal) -> float:
+        return float(value)
+
+
+def not_an_object() -> DarkroomError:
+    return DarkroomError(
+        'The body must be a JSON object, e.g. {"focal_x": 0.5, "focal_y": 0.3}.', code="malformed_request"
+    )
+
+
+class FocalPointInput(serializers.Serializer):
+    """PATCH of an original: its focal point, the one thing about it that changes."""
+
+    focal_x = UnitIntervalField(
+        required=False, allow_null=True, help_text="From the left edge, a fraction of the upright width (0 to 1)."
+    )
+    focal_y = UnitIntervalField(
+        required=False, allow_null=True, help_text="From the top edge, a fraction of the upright height (0 to 1)."
+    )
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        """Strict: a JSON object of known fields, at least one, and never only half of a point."""
+        if not isinstance(data, dict):
+            raise not_an_object()
+        for name in data:
+            if name not in self.fields:
+                writable = "PATCH changes focal_x and focal_y only"
+                if name in OriginalOutput.Meta.fields:
+                    raise DarkroomError(f"{name} cannot be changed; {writable}.", code="invalid_parameter", param=name)
+                raise DarkroomError(f"{name[:40]!r} is not a field; {writable}.", code="unknown_parameter", param=name)
+        if not data:
+            raise DarkroomError(
+                "Give focal_x and focal_y (fractions from 0 to 1), or both as null to clear the focal point.",
+                code="missing_parameter",
+                param="focal_x",
+            )
+        return super().to_internal_value(data)
+
+
+def focal_point_after(original: Original, changes: dict[str, Any]) -> tuple[Decimal | None, Decimal | None]:
+    """The point once `changes` apply: both values or neither, else a 400 naming the one that is missing."""
+    x = changes.get("focal_x", original.focal_x)
+    y = changes.get("focal_y", original.focal_y)
+    if (x is None) != (y is None):
+        missing, given = ("focal_y", "focal_x") if y is None else ("focal_x", "focal_y")
+        raise DarkroomError(
+            f"A focal point has both coordinates: give {missing} with {given} (or both as null to clear it).",
+            code="missing_parameter",
+            param=missing,
+        )
+    return x, y
+
+
 class OriginalInput(serializers.Serializer):
     file = serializers.FileField(allow_empty_file=True, use_url=False, help_text="The image, as multipart/form-data.")
 
@@ -89,7 +170,7 @@ class CanUpload(permissions.BasePermission):
 
 
 class IsOwnerOrStaff(permissions.BasePermission):
-    message = "Only the uploader or a staff user may delete this original."
+    message = "Only the uploader or a staff user may change or delete this original."
 
     def has_object_permission(self, request: Request, view: Any, obj: Original) -> bool:
         if request.method in permissions.SAFE_METHODS:
@@ -190,11 +271,29 @@ class OriginalListCreateApi(generics.ListAPIView):
 
 
 class OriginalDetailApi(generics.RetrieveDestroyAPIView):
-    """GET: one original's facts. DELETE: remove it, its file when unused, and all its variants."""
+    """GET: one original's facts. PATCH: its focal point. DELETE: remove it, its file when unused, and all its
+    variants."""
 
     serializer_class = OriginalOutput
     permission_classes = [permissions.IsAuthenticatedOrReadOnly, IsOwnerOrStaff]
+    parser_classes = [JSONParser]
     lookup_url_kwarg = "original_id"
+
+    @extend_schema(
+        request=FocalPointInput,
+        responses={200: OriginalOutput},
+        description="Set the focal point (focal_x and focal_y, fractions 0 to 1 of the upright picture), or clear it "
+        "with both null: what variants with gravity=focal keep. The uploader or staff only.",
+    )
+    def patch(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        original = self.get_object()
+        if not isinstance(request.data, dict):
+            raise not_an_object()  # DRF would call a JSON null "no data", and a list a list
+        given = FocalPointInput(data=request.data)
+        given.is_valid(raise_exception=True)
+        focal_x, focal_y = focal_point_after(original, dict(given.validated_data))
+        services.original_focus(original=original, focal_x=focal_x, focal_y=focal_y)
+        return visibility.mark_personal(Response(OriginalOutput(original, context={"request": request}).data))
 
     def get_object(self) -> Original:
         original = original_or_404(self.kwargs["original_id"], self.request)

@@ -2,10 +2,12 @@
 
 import re
 import secrets
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 
@@ -33,6 +35,7 @@ class User(AbstractUser):
 
 
 ORIGINAL_ID = re.compile(r"[A-Za-z0-9_-]{1,16}")
+UNIT_INTERVAL = [MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(1))]
 
 
 def new_original_id() -> str:
@@ -60,10 +63,21 @@ class Original(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="originals"
     )
     created = models.DateTimeField(auto_now_add=True, db_index=True)
+    # The focal point (as Wagtail has one): where the subject is, as fractions of the upright picture's width and
+    # height, to a ten-thousandth; both or neither. What variants with gravity=focal keep.
+    focal_x = models.DecimalField(max_digits=5, decimal_places=4, null=True, blank=True, validators=UNIT_INTERVAL)
+    focal_y = models.DecimalField(max_digits=5, decimal_places=4, null=True, blank=True, validators=UNIT_INTERVAL)
 
     class Meta:
         ordering = ["-created", "-id"]
         indexes = [models.Index(fields=["owner", "sha256"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(focal_x__isnull=True, focal_y__isnull=True)
+                | models.Q(focal_x__gte=0, focal_x__lte=1, focal_y__gte=0, focal_y__lte=1),
+                name="focal_point_both_or_neither_in_0_1",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.id} ({self.format} {self.width}x{self.height})"

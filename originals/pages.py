@@ -1,6 +1,8 @@
 """The upload page and its gallery: thin HTML views over the originals services and selectors (DESIGN.md §8)."""
 
 import logging
+import re
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from django.conf import settings
@@ -235,4 +237,42 @@ class UploadPage(PageView):
         messages.success(request, f"Uploaded {name}." if created else f"{name} was already here.")
         response = HttpResponseRedirect(reverse("home"))
         response.status_code = 303  # See Other: the browser GETs the page, a reload does not post again
+        return response
+
+
+_FRACTION = re.compile(r"(0|1)?(\.[0-9]{1,12})?")
+
+
+def _form_fraction(request: HttpRequest, name: str) -> Decimal:
+    """A form's number field (a fraction 0..1, as a number input writes it), to a ten-thousandth; 400 naming it."""
+    raw = request.POST.get(name, "").strip()
+    if not raw:
+        message = f"{name} is empty; give a number from 0 to 1, or Clear."
+        raise DarkroomError(message, code="empty_parameter", param=name)
+    if not (_FRACTION.fullmatch(raw) and raw != "." and Decimal(raw) <= 1):
+        raise DarkroomError(f"{name} must be a number from 0 to 1, got {raw[:40]!r}.", code="out_of_range", param=name)
+    return Decimal(raw).quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN)
+
+
+@method_decorator(csrf_exempt, name="dispatch")  # not exempt: checked in post(), so a refusal answers in kind
+class OriginalFocusPage(PageView):
+    """`POST /originals/<id>/focal/`: the page's focal point form without JavaScript (with it, the page PATCHes
+    the API); the uploader's or staff's, CSRF-checked; 303 back to the page."""
+
+    def post(self, request: HttpRequest, original_id: str) -> HttpResponse:
+        check_csrf(request)
+        original = original_or_404(request, original_id)
+        if not visibility.is_owner_or_staff(request.user, original):
+            raise DarkroomError(
+                "Only the uploader or a staff user may move this original's focal point.",
+                code="permission_denied",
+                status=403,
+            )
+        if request.POST.get("action") == "clear":
+            point: tuple[Decimal | None, Decimal | None] = (None, None)
+        else:
+            point = (_form_fraction(request, "focal_x"), _form_fraction(request, "focal_y"))
+        services.original_focus(original=original, focal_x=point[0], focal_y=point[1])
+        response = HttpResponseRedirect(reverse("original-page", args=[original.id]) + "#focal-title")
+        response.status_code = 303
         return response

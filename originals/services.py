@@ -1,6 +1,7 @@
 """Writes for originals: create from an upload (validated, deduplicated, stored) and delete (record, file, variants)."""
 
 import logging
+from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
@@ -14,7 +15,7 @@ from .errors import UploadTooLarge
 from .filenames import display_filename
 from .inspection import EXTENSIONS, ImageFacts, Limits, inspect_image
 from .models import Original, User
-from .signals import original_deleted
+from .signals import original_changed, original_deleted
 
 logger = logging.getLogger(__name__)
 
@@ -97,3 +98,16 @@ def original_delete(*, original: Original) -> None:
             store.delete(sha256, extension)
     original_deleted.send(sender=Original, original_id=original_id, sha256=sha256)
     logger.info("original deleted id=%s sha256=%s file_removed=%s", original_id, sha256, not still_used)
+
+
+def original_focus(*, original: Original, focal_x: Decimal | None, focal_y: Decimal | None) -> Original:
+    """Set (both) or clear (neither) the original's focal point, fractions 0..1 of its upright width and height;
+    what variants with gravity=focal keep. The callers have checked the values; the database checks them again."""
+    if (focal_x is None) != (focal_y is None) or any(v is not None and not 0 <= v <= 1 for v in (focal_x, focal_y)):
+        raise ValueError(f"a focal point is two fractions from 0 to 1, or none: got {focal_x}, {focal_y}")
+    original.focal_x, original.focal_y = focal_x, focal_y
+    original.save(update_fields=["focal_x", "focal_y"])
+    original_id = original.id
+    transaction.on_commit(lambda: original_changed.send(sender=Original, original_id=original_id))
+    logger.info("original focal point id=%s x=%s y=%s", original_id, focal_x, focal_y)
+    return original

@@ -20,7 +20,7 @@ RENDER_SECONDS = Histogram(
 )
 RENDER_PEAK_BYTES = Histogram(
     "darkroom_render_peak_bytes",
-    "Peak memory of a render (the render process's RSS over its idle size) by output format.",
+    "Peak memory of a render (what it added to its render process's RSS) by output format.",
     ["format"],
     buckets=tuple(mib * 2**20 for mib in (8, 16, 32, 64, 128, 192, 256, 384, 512)),
 )

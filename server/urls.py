@@ -25,6 +25,7 @@ urlpatterns = [
     path("gallery/<str:original_id>/", pages.GalleryItemFragment.as_view(), name="gallery-item"),
     path("originals/<str:original_id>/", builder.OriginalPage.as_view(), name="original-page"),
     path("originals/<str:original_id>/url/", builder.VariantLink.as_view(), name="original-variant-url"),
+    path("originals/<str:original_id>/focal/", pages.OriginalFocusPage.as_view(), name="original-focal"),
 ]
 
 handler400 = "server.errors.json_400"

@@ -95,7 +95,7 @@ class Resolutions:
 
     def __init__(self) -> None:
         self._queries: dict[tuple[str, str], tuple[VariantSpec, str | None] | Answer] = {}
-        self._variants: dict[tuple[str, str, str], Resolved | Answer] = {}
+        self._variants: dict[tuple[str, str, str], tuple[OriginalFacts, Resolved | Answer]] = {}
 
     def reset(self) -> None:
         self._queries.clear()
@@ -113,12 +113,14 @@ class Resolutions:
         self, facts: OriginalFacts, checked: tuple[VariantSpec, str | None], query: str, accept: str
     ) -> Resolved | Answer:
         """The variant (format, key, headers) for this original and Accept header, or the 403 of its signature or
-        the 400/422 of its budget."""
+        the 400/422 of its budget (or of a crop outside it). Worked out again when the facts it was worked out from
+        are not these (a moved focal point): the same object while the worker remembers them, so the check is one
+        comparison."""
         key = (facts.id, query, accept)
         found = self._variants.get(key)
-        if found is None:
-            found = self._remember(self._variants, key, _resolved(facts, *checked, accept))
-        return found
+        if found is None or (found[0] is not facts and found[0] != facts):
+            found = self._remember(self._variants, key, (facts, _resolved(facts, *checked, accept)))
+        return found[1]
 
     def _remember(self, memo: dict[Any, Any], key: Any, value: Any) -> Any:
         if len(memo) >= self.size:

@@ -8,13 +8,14 @@ class TransformsConfig(AppConfig):
 
     def ready(self) -> None:
         from originals import links
-        from originals.signals import original_deleted
+        from originals.signals import original_changed, original_deleted
 
         from .links import links_of
         from .signing import presets
-        from .variants import forget_original
+        from .variants import forget_facts, forget_original
 
         presets()  # a malformed VARIANT_PRESETS stops the start, naming the preset
         # originals knows nothing of variants: a deletion reaches them through its signal.
         original_deleted.connect(forget_original, dispatch_uid="transforms.forget_original")
+        original_changed.connect(forget_facts, dispatch_uid="transforms.forget_facts")  # a moved focal point
         links.provide(links_of)  # and it names an original's variant URLs through this hook

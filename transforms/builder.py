@@ -17,9 +17,10 @@ from server.errors import DarkroomError
 
 from . import signing
 from .links import variant_path
-from .operations import REGISTRY
+from .operations import REGISTRY, output_geometry
 from .queries import spec_from_pairs, spec_limits
 from .spec import InvalidSpec, VariantSpec
+from .variants import OriginalFacts
 
 BUILDER_DEFAULTS = [("w", "640")]
 
@@ -84,14 +85,37 @@ def builder_link(request: HttpRequest, original: Original, spec: VariantSpec) ->
     )
 
 
+def builder_spec(original: Original, pairs: list[tuple[str, str]]) -> VariantSpec:
+    """The spec of the builder's fields, refused as /image/ would refuse it for this original (a crop outside it)."""
+    spec = spec_from_pairs(pairs)
+    spec.resolved(OriginalFacts.of(original).source())  # the link keeps the spelling; the check needs the facts
+    return spec
+
+
 def _builder_preview(request: HttpRequest, original: Original, pairs: list[tuple[str, str]]) -> tuple[str, str]:
     """(the variant's path, or "" when there is none to show; why not)."""
     try:
-        return builder_link(request, original, spec_from_pairs(pairs)), ""
+        return builder_link(request, original, builder_spec(original, pairs)), ""
     except InvalidSpec as exc:
         return "", exc.message
     except DarkroomError as exc:
         return "", exc.message
+
+
+FOCAL_PICTURE = VariantSpec(w=320, h=320)  # the whole upright picture, small enough for the side column
+
+
+def focal_picker(request: HttpRequest, original: Original) -> dict[str, Any]:
+    """The focal point as the page shows it, and (for who may move it) the picture to click and its size."""
+    point = None
+    if original.focal_x is not None and original.focal_y is not None:
+        point = {"x": original.focal_x, "y": original.focal_y, "left": f"{float(original.focal_x) * 100:.2f}%",
+                 "top": f"{float(original.focal_y) * 100:.2f}%"}  # fmt: skip
+    if not may_sign(request, original):
+        return {"focal": point, "focal_picture": None}
+    width, height = output_geometry((original.width, original.height), FOCAL_PICTURE)[0]
+    picture = {"url": variant_path(original.id, FOCAL_PICTURE), "width": width, "height": height}
+    return {"focal": point, "focal_picture": picture}
 
 
 class OriginalPage(PageView):
@@ -110,6 +134,7 @@ class OriginalPage(PageView):
             "preview_url": preview,
             "absolute_url": request.build_absolute_uri(preview) if preview else "",
             "builder_error": problem,
+            **focal_picker(request, original),
         }
         return render(request, "originals/original.html", context)
 
@@ -120,7 +145,7 @@ class VariantLink(PageView):
     def get(self, request: HttpRequest, original_id: str) -> JsonResponse:
         original = original_or_404(request, original_id)
         try:
-            spec = spec_from_pairs(_builder_pairs(request))
+            spec = builder_spec(original, _builder_pairs(request))
         except InvalidSpec as exc:
             raise DarkroomError(exc.message, code=exc.code, param=exc.param) from exc
         path = builder_link(request, original, spec)

@@ -53,6 +53,25 @@ def swaps_axes(transform: T | None) -> bool:
     return _MATRIX[transform][0] == 0
 
 
+Box = tuple[float, float, float, float]  # left, top, right, bottom, as Pillow takes a box
+
+
+def to_source(point: tuple[float, float], transform: T | None, size: tuple[int, int]) -> tuple[float, float]:
+    """Where a point of the picture as `transform` shows it lies in the untransformed picture of `size`."""
+    a, b, c, d = _MATRIX[transform]
+    width, height = size
+    shown = (height, width) if a == 0 else (width, height)
+    x, y = point[0] - shown[0] / 2, point[1] - shown[1] / 2
+    # the matrices are orthogonal: the inverse is the transpose
+    return a * x + c * y + width / 2, b * x + d * y + height / 2
+
+
+def box_to_source(box: Box, transform: T | None, size: tuple[int, int]) -> Box:
+    """A box of the picture as `transform` shows it, as a box of the untransformed picture of `size`."""
+    (x0, y0), (x1, y1) = to_source(box[:2], transform, size), to_source(box[2:], transform, size)
+    return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
+
+
 @dataclass(frozen=True)
 class Plan:
     """What the operations do to one picture; sizes are (width, height), boxes in source pixels."""
@@ -60,10 +79,17 @@ class Plan:
     transform: T | None  # orientation, rotate and flip as one transpose, applied after the resize
     source: tuple[int, int]  # size of the decoded (not upright) picture
     resize: tuple[int, int] | None  # target size in source orientation; None = keep
-    box: tuple[float, float, float, float] | None  # region of the source to resize (cover)
+    box: Box | None  # the part of the source that is resized (crop, cover); None = all of it
     pad: tuple[int, int] | None  # final upright canvas; None = no padding
     alpha: bool  # the output format keeps alpha; otherwise flatten on white
     spec: VariantSpec | None = None  # what was asked, for operations that read their own parameters
+    orient: T | None = None  # the EXIF orientation's part of `transform`: source to upright original
+    region: Box | None = None  # the part of the source a `crop` keeps (the box lies inside it); None = all
+
+    @property
+    def original(self) -> tuple[int, int]:
+        """The source's size upright (EXIF orientation applied), as the original's recorded size is."""
+        return (self.source[1], self.source[0]) if swaps_axes(self.orient) else self.source
 
     @property
     def upright(self) -> tuple[int, int]:
@@ -83,8 +109,11 @@ class Plan:
         if size == self.source:
             return self
         fx, fy = size[0] / self.source[0], size[1] / self.source[1]
-        box = self.box and (self.box[0] * fx, self.box[1] * fy, self.box[2] * fx, self.box[3] * fy)
-        return replace(self, source=size, box=box)
+
+        def scaled(box: Box | None) -> Box | None:
+            return box and (box[0] * fx, box[1] * fy, box[2] * fx, box[3] * fy)
+
+        return replace(self, source=size, box=scaled(self.box), region=scaled(self.region))
 
 
 def fit_into(

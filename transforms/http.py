@@ -6,6 +6,9 @@ from .pipeline import ENCODERS, Rendered, animation_for
 from .variants import Variant
 
 IMMUTABLE = "public, max-age=31536000, immutable"
+# gravity=focal names a point its uploader may move, and its URL stays the same: caches keep it for as long as a
+# worker trusts what it remembers of an original (KNOWN_ORIGINALS_SECONDS), then ask again with the ETag (a 304).
+FOLLOWS_FACTS = "public, max-age=60"
 IMAGE_CSP = "default-src 'none'; sandbox"
 
 
@@ -20,7 +23,7 @@ def caching_headers(variant: Variant) -> list[tuple[str, str]]:
     """The headers of a 200 and of a 304 alike (RFC 9110 asks a 304 to repeat ETag, Cache-Control, Vary)."""
     headers = [
         ("ETag", variant.etag),
-        ("Cache-Control", IMMUTABLE),
+        ("Cache-Control", FOLLOWS_FACTS if variant.follows_focal else IMMUTABLE),
         ("Content-Security-Policy", IMAGE_CSP),
         ("X-Content-Type-Options", "nosniff"),
     ]

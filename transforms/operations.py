@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import io
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from PIL import Image, ImageCms
@@ -18,16 +17,8 @@ from PIL import Image, ImageCms
 from transforms.canvas import Background, Pad
 from transforms.filters import Blur, Gray, Sharpen
 from transforms.formats import DEFAULT_QUALITY, OUTPUT_FORMATS, quality_for
-from transforms.geometry import (
-    CLOCKWISE,
-    EXIF_UPRIGHT,
-    FLIPS,
-    Plan,
-    T,
-    compose,
-    fit_into,
-    swaps_axes,
-)
+from transforms.framing import Crop, Fit
+from transforms.geometry import CLOCKWISE, EXIF_UPRIGHT, FLIPS, Plan, T, compose, swaps_axes
 from transforms.params import Choice, Integer, InvalidSpec, Limits, QuarterTurn, Tenths
 from transforms.registry import Operation, Registry
 
@@ -42,14 +33,10 @@ __all__ = [
     "apply_all",
     "compose",
     "plan_for",
+    "refine_all",
     "settle",
     "swaps_axes",
 ]
-
-# Pillow's own filter choice for thumbnails; with reducing_gap the bulk of a big shrink is a cheap
-# box reduce and LANCZOS only does the last <=3x, so its cost hardly matters.
-RESAMPLE = Image.Resampling.LANCZOS
-REDUCING_GAP = 3.0
 
 
 class ToWorkingMode(Operation):
@@ -69,52 +56,6 @@ class ToWorkingMode(Operation):
         if image.has_transparency_data:
             return image.convert("LA" if mode in ("L", "La") else "RGBA")
         return image.convert("RGB")
-
-
-class Fit(Operation):
-    """`w`, `h` and `fit`: the box the upright picture meets, never enlarged; the resize that gets it there."""
-
-    params = (
-        Integer("w", None, label="Width", placeholder="any", doc="target box width, in pixels of the upright picture"),
-        Integer("h", None, label="Height", placeholder="any", doc="target box height"),
-        Choice(
-            "fit",
-            "contain",
-            label="Fit",
-            spellings={name: name for name in ("contain", "cover", "fill", "pad")},
-            offered={name: name for name in ("contain", "cover", "fill", "pad")},
-            doc="inside the box; fill it and crop the centre; stretch to it; inside it and pad to it",
-        ),
-    )
-
-    def canonicalize(self, values: dict[str, Any], limits: Limits) -> None:
-        if values.get("w") is None or values.get("h") is None:
-            values.pop("fit", None)  # how a picture meets a box only matters when the box has two sides
-
-    def plan(self, plan: Plan) -> Plan:
-        spec = plan.spec
-        assert spec is not None
-        size, upright = plan.source, plan.upright
-        (tw, th), crop = fit_into(upright, spec.w, spec.h, spec.fit)
-        pad = None
-        if spec.fit == "pad" and spec.w and spec.h:
-            s = min(tw / upright[0], th / upright[1], 1.0)
-            pad, (tw, th) = (tw, th), (max(1, round(upright[0] * s)), max(1, round(upright[1] * s)))
-            pad = None if pad == (tw, th) else pad
-        if swaps_axes(plan.transform):
-            tw, th = th, tw
-            crop = crop and (crop[1], crop[0])
-        box = None
-        if crop and crop != size:
-            x0, y0 = (size[0] - crop[0]) / 2, (size[1] - crop[1]) / 2
-            box = (x0, y0, x0 + crop[0], y0 + crop[1])
-        resize = None if (tw, th) == size and box is None else (tw, th)
-        return replace(plan, resize=resize, box=box, pad=pad)
-
-    def apply(self, image: Image.Image, plan: Plan) -> Image.Image:
-        if plan.resize is None:
-            return image
-        return image.resize(plan.resize, RESAMPLE, box=plan.box, reducing_gap=REDUCING_GAP)
 
 
 class Density(Operation):
@@ -244,6 +185,7 @@ class Output(Operation):
 REGISTRY = Registry(
     (
         ToWorkingMode(),
+        Crop(),
         Fit(),
         Density(),
         Rotate(),
@@ -265,8 +207,9 @@ assert set(DEFAULT_QUALITY) <= set(OUTPUT_FORMATS)
 def plan_for(size: tuple[int, int], orientation: int, spec: VariantSpec, alpha: bool) -> Plan:
     """Turn a spec into a plan for a decoded picture of `size` with EXIF `orientation`."""
     operations = REGISTRY.operations
-    transform = compose(EXIF_UPRIGHT.get(orientation), *(operation.transpose(spec) for operation in operations))
-    plan = Plan(transform, size, resize=None, box=None, pad=None, alpha=alpha, spec=spec)
+    orient = EXIF_UPRIGHT.get(orientation)
+    transform = compose(orient, *(operation.transpose(spec) for operation in operations))
+    plan = Plan(transform, size, resize=None, box=None, pad=None, alpha=alpha, spec=spec, orient=orient)
     for operation in operations:
         plan = operation.plan(plan)
     return plan
@@ -289,6 +232,13 @@ def output_geometry(upright: tuple[int, int], spec: VariantSpec) -> tuple[tuple[
 def resized_region(upright: tuple[int, int], spec: VariantSpec) -> tuple[float, float, float, float]:
     """The region of the upright picture that becomes the variant, (left, top, right, bottom) in its pixels."""
     return plan_for(upright, 1, spec, alpha=True).box or (0, 0, *upright)
+
+
+def refine_all(image: Image.Image, plan: Plan) -> Plan:
+    """The plan, completed by what the operations read off the decoded pixels."""
+    for operation in REGISTRY.operations:
+        plan = operation.refine(image, plan)
+    return plan
 
 
 def apply_all(image: Image.Image | list[Image.Image], plan: Plan) -> Image.Image:

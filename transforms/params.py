@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -19,6 +20,8 @@ _DIGITS = re.compile(r"[0-9]+")
 _TENTHS = re.compile(r"([0-9]+)(?:\.([0-9]))?")
 _HEX_COLOUR = re.compile(r"[0-9A-Fa-f]{6}(?:[0-9A-Fa-f]{2})?")  # ASCII only: re's [0-9A-F] is not \d
 _MAX_DIGITS = 9
+# A fraction of a side: 0 to 1 with a dot and one to six digits after it (a millionth of 65,000 px is 0.07 px).
+_FRACTION = re.compile(r"0\.[0-9]{1,6}|1\.0{1,6}")
 _ECHO_CHARS = 40
 
 
@@ -42,6 +45,19 @@ class Limits:
     """The settings' bounds that parsing needs, passed in as a value (the parser reads no settings)."""
 
     max_side: int = 8192
+    # Also read the spellings only a resolved spec has (`gravity=focal:x,y`): a render process reads specs the
+    # web worker resolved; a URL may not spell them.
+    resolved: bool = False
+
+
+@dataclass(frozen=True)
+class Source:
+    """What a spec is resolved against (`VariantSpec.resolved`): the original's recorded facts that a parameter
+    may refer to, so that relative spellings become absolute ones before the cache key is made."""
+
+    width: int  # upright, after EXIF orientation
+    height: int
+    focal: tuple[Decimal, Decimal] | None = None  # the focal point, fractions of width and height; None: unset
 
 
 def echo(text: str) -> str:
@@ -235,3 +251,85 @@ class QuarterTurn(Param[int]):
 
     def schema(self, limits: Limits) -> dict[str, Any]:
         return {"type": "integer", "enum": list(self.turns)}
+
+
+@dataclass(frozen=True)
+class Rect:
+    """A rectangle of the upright picture: whole pixels, or (`fractions`) exact fractions of its sides."""
+
+    x: Decimal
+    y: Decimal
+    w: Decimal
+    h: Decimal
+    fractions: bool = False
+
+    def in_pixels(self, size: tuple[int, int]) -> Rect:
+        """The same rectangle in whole pixels of a picture of `size`: its edges rounded half up, so two
+        fractions that touch still touch. Pixels are returned as they are."""
+        if not self.fractions:
+            return self
+        width, height = size
+        left, top = _half_up(self.x * width), _half_up(self.y * height)
+        right, bottom = _half_up((self.x + self.w) * width), _half_up((self.y + self.h) * height)
+        return Rect(Decimal(left), Decimal(top), Decimal(right - left), Decimal(bottom - top))
+
+    def box(self) -> tuple[float, float, float, float]:
+        """(left, top, right, bottom) as Pillow takes a box."""
+        return float(self.x), float(self.y), float(self.x + self.w), float(self.y + self.h)
+
+
+def _half_up(value: Decimal) -> int:
+    return int((value + Decimal("0.5")).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def _fraction_text(value: Decimal) -> str:
+    text = f"{value.normalize():f}"
+    return text if "." in text else text + ".0"
+
+
+@dataclass(frozen=True)
+class Rectangle(Param[Rect | None]):
+    """`x,y,w,h`: four whole pixels (ASCII digits), or four fractions of the sides written with a dot
+    (`0.25,0.1,0.5,0.5`); never a mix. A fraction rectangle must lie inside the picture here; a pixel one is
+    checked against the original's size when the spec is resolved."""
+
+    def parse(self, value: str, limits: Limits) -> Rect:
+        parts = value.split(",")
+        usage = f"{self.name} must be x,y,w,h in pixels (e.g. 10,20,300,200) or in fractions written with a dot"
+        if len(parts) != 4:
+            raise InvalidSpec(self.name, f"{usage} (e.g. 0.25,0.1,0.5,0.5); got {echo(value)}", "invalid_parameter")
+        if all(_DIGITS.fullmatch(part) for part in parts):
+            return self._pixels(parts, value)
+        if all(_FRACTION.fullmatch(part) for part in parts):
+            return self._fractions(parts, value)
+        problem = f"{usage}, 0.0 to 1.0 with at most six digits after it, not a mix; got {echo(value)}"
+        raise InvalidSpec(self.name, problem, "invalid_parameter")
+
+    def _pixels(self, parts: list[str], value: str) -> Rect:
+        if any(len(part) > _MAX_DIGITS for part in parts):
+            raise InvalidSpec(self.name, f"{self.name} is out of range: got {echo(value)}", "out_of_range")
+        x, y, w, h = (Decimal(int(part)) for part in parts)
+        if not (w and h):
+            problem = f"{self.name}'s width and height must be at least 1, got {echo(value)}"
+            raise InvalidSpec(self.name, problem, "out_of_range")
+        return Rect(x, y, w, h)
+
+    def _fractions(self, parts: list[str], value: str) -> Rect:
+        x, y, w, h = (Decimal(part) for part in parts)
+        if not (w and h):
+            problem = f"{self.name}'s width and height must be more than 0.0, got {echo(value)}"
+            raise InvalidSpec(self.name, problem, "out_of_range")
+        if x + w > 1 or y + h > 1:
+            problem = f"{self.name} must lie inside the picture: x + w and y + h at most 1.0, got {echo(value)}"
+            raise InvalidSpec(self.name, problem, "out_of_range")
+        return Rect(x, y, w, h, fractions=True)
+
+    def schema(self, limits: Limits) -> dict[str, Any]:
+        pixels, fraction = "[0-9]{1,9}", "(0\\.[0-9]{1,6}|1\\.0{1,6})"
+        return {"type": "string", "pattern": f"^({pixels}(,{pixels}){{3}}|{fraction}(,{fraction}){{3}})$"}
+
+    def format(self, value: Rect | None) -> str:
+        assert value is not None
+        if value.fractions:
+            return ",".join(_fraction_text(part) for part in (value.x, value.y, value.w, value.h))
+        return ",".join(str(int(part)) for part in (value.x, value.y, value.w, value.h))

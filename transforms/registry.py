@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from PIL import Image
 
 from transforms.geometry import Plan, T
-from transforms.params import Limits, Param
+from transforms.params import Limits, Param, Source
 
 if TYPE_CHECKING:
     from transforms.spec import VariantSpec
@@ -28,12 +28,21 @@ class Operation:
         """Rewrite parsed `values` (by parameter name) so that every spelling of one variant is one spec; raise
         InvalidSpec, naming a parameter, for values that are well-formed alone but not together."""
 
+    def resolve(self, values: dict[str, Any], source: Source) -> None:
+        """Rewrite canonical `values` against the original's facts, so that spellings relative to the original
+        (fractions of its size, its focal point) become absolute ones; InvalidSpec when they do not fit it."""
+
     def transpose(self, spec: VariantSpec) -> T | None:
         """The transpose this operation adds to the picture's orientation (after EXIF's, in registry order)."""
         return None
 
     def plan(self, plan: Plan) -> Plan:
         """This operation's part of the plan, from the recorded or decoded size alone: no pixels."""
+        return plan
+
+    def refine(self, image: Image.Image, plan: Plan) -> Plan:
+        """This operation's part of the plan that needs the decoded pixels (a content-aware crop), before any
+        `apply`; most operations need none."""
         return plan
 
     def apply(self, image: Image.Image, plan: Plan) -> Image.Image:

@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl
 from PIL import Image
 
 from transforms.operations import REGISTRY
+from transforms.params import Limits
 from transforms.pipeline import RenderError, RenderTimeout, render
 from transforms.spec import parse
 
@@ -86,7 +87,8 @@ def run_job(header: dict[str, Any], source: bytes) -> tuple[dict[str, Any], byte
             with open(header["path"], "rb") as original:
                 source = original.read()
         REGISTRY.load(tuple(header["operations"]))  # the web worker's operations, in its order
-        spec = parse(parse_qsl(header["query"], keep_blank_values=True), max_side=_ANY_SIDE)
+        query = parse_qsl(header["query"], keep_blank_values=True)
+        spec = parse(query, limits=Limits(max_side=_ANY_SIDE, resolved=True))  # the worker resolved it
         result = render(source, spec, header["format"], deadline=header["deadline"], max_frames=header["max_frames"])
     except RenderTimeout as exc:
         return {"error": "timeout", "message": str(exc)}, b""
@@ -131,9 +133,10 @@ def main() -> None:
     answers.flush()
     while (job := read_frame(requests)) is not None:
         _reset_peak()
+        start = rss_bytes()  # what the process held from earlier jobs (at most KEEP_BYTES over its idle size)
         answer, data = run_job(*job)
         del job
-        answer["peak_rss"] = _peak_rss()
+        answer["peak_rss"], answer["start_rss"] = _peak_rss(), start
         try:
             answers.write(encode_frame(answer, data))
             answers.flush()

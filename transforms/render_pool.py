@@ -149,7 +149,10 @@ class RenderProcess:
             header["animation"],
             header["timings"],
         )
-        return replace(rendered, peak_bytes=max(0, int(header.get("peak_rss", 0)) - self.idle_rss))
+        # What this render added at its peak, over what the process held when it began: a process keeps at most
+        # max_growth between renders, so its size stays under idle + max_growth + the largest render's peak.
+        start = max(self.idle_rss, int(header.get("start_rss", 0)))
+        return replace(rendered, peak_bytes=max(0, int(header.get("peak_rss", 0)) - start))
 
     def _read_frame(self, until: float, memory_limit: int | None) -> tuple[dict[str, Any], bytes]:
         """Read one answer; kill the process past `until` or over `memory_limit` (checked every POLL_SECONDS)."""

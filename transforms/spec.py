@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 
 from transforms.formats import AUTO_FORMATS, DEFAULT_QUALITY, LOSSY_FORMATS, OUTPUT_FORMATS, default_format
 from transforms.operations import REGISTRY
-from transforms.params import InvalidSpec, Limits, echo
+from transforms.params import InvalidSpec, Limits, Source, echo
 
 __all__ = [
     "DEFAULT_QUALITY",
@@ -38,6 +38,7 @@ __all__ = [
     "Fit",
     "InvalidSpec",
     "Limits",
+    "Source",
     "VariantSpec",
     "accepts",
     "default_format",
@@ -136,7 +137,18 @@ class VariantSpec:
     def canonical_query(self) -> str:
         """The one spelling of this spec: names sorted, defaults left out; "" for the identity."""
         params = REGISTRY.params
-        return urlencode([(name, params[name].format(value)) for name, value in self._items])
+        # Commas separate the numbers of a rectangle or a point, a colon a resolved focal point from its numbers;
+        # neither needs escaping in a query (RFC 3986).
+        return urlencode([(name, params[name].format(value)) for name, value in self._items], safe=",:")
+
+    def resolved(self, source: Source) -> VariantSpec:
+        """This spec made absolute against its original's facts (a crop in fractions becomes the pixels it stands
+        for): what the cache key and the render are made from. InvalidSpec, naming the parameter, when it does
+        not fit the original (a crop outside the picture)."""
+        values = dict(self._items)
+        for operation in REGISTRY.operations:
+            operation.resolve(values, source)
+        return canonical(values)
 
     def for_output(self, fmt: str) -> VariantSpec:
         """This spec as rendered to the concrete format `fmt`, canonical for it (`q`, `bg`): every operation that

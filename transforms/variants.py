@@ -5,6 +5,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.conf import settings
 
@@ -18,12 +19,12 @@ from .budgets import OutputBudget, check_output, fits_format
 from .operations import output_geometry, settle
 from .pipeline import PIPELINE_VERSION, Rendered, animation_for
 from .render_pool import PoolLimits, render_pool
-from .spec import VariantSpec, output_format
+from .spec import Source, VariantSpec, output_format
 
 
 @dataclass(frozen=True, slots=True)
 class OriginalFacts:
-    """What a variant needs of its original; none of it ever changes for an id."""
+    """What a variant needs of its original; only the focal point ever changes for an id."""
 
     id: str
     sha256: str
@@ -32,9 +33,13 @@ class OriginalFacts:
     frames: int
     width: int  # as displayed, after EXIF orientation
     height: int
+    focal: tuple[Decimal, Decimal] | None = None  # fractions of width and height; None: not set
 
     @classmethod
     def of(cls, original: Original) -> "OriginalFacts":
+        focal = None
+        if original.focal_x is not None and original.focal_y is not None:
+            focal = (Decimal(original.focal_x), Decimal(original.focal_y))
         return cls(
             original.id,
             original.sha256,
@@ -43,15 +48,21 @@ class OriginalFacts:
             original.frames,
             original.width,
             original.height,
+            focal,
         )
+
+    def source(self) -> Source:
+        """What a spec is resolved against: the facts a parameter may refer to."""
+        return Source(self.width, self.height, self.focal)
 
 
 class KnownOriginals:
     """An in-process map from id to OriginalFacts, so a cache hit needs no database query.
 
-    Facts never change for an id, but an id can be deleted: entries expire after KNOWN_ORIGINALS_SECONDS,
-    which bounds how long a worker may answer hits for a deleted original from a variant that a render
-    in flight wrote after the purge. Bounded in size; the oldest entries go first.
+    An id can be deleted, and its focal point moved: entries expire after KNOWN_ORIGINALS_SECONDS, which bounds
+    how long a worker may answer hits for a deleted original from a variant that a render in flight wrote
+    after the purge, or the variants of a focal point that another worker has moved (the worker that saved
+    it forgets at once: originals.signals.original_changed). Bounded in size; the oldest entries go first.
     """
 
     def __init__(self, max_entries: int = 100_000) -> None:
@@ -93,6 +104,13 @@ def forget_original(sender: object, *, original_id: str, **kwargs: object) -> No
     known_originals.forget(original_id)
 
 
+def forget_facts(sender: object, *, original_id: str, **kwargs: object) -> None:
+    """An original's focal point moved (originals.signals.original_changed): this worker reads its facts anew.
+    The variants that used the old point keep their keys, which nothing names any more; the per-original cap
+    lets them go, least recently used first."""
+    known_originals.forget(original_id)
+
+
 @dataclass(frozen=True)
 class Variant:
     """Everything known about a variant before any image is opened."""
@@ -102,6 +120,7 @@ class Variant:
     out_format: str
     negotiated: bool
     key: str
+    follows_focal: bool = False  # its URL names the focal point, which can move: it is not immutable
 
     @property
     def etag(self) -> str:
@@ -120,10 +139,13 @@ def output_budget() -> OutputBudget:
 
 
 def variant_resolve(spec: VariantSpec, original: Original | OriginalFacts, *, accept: str = "") -> Variant:
-    """The concrete output format (negotiated from Accept for fmt=auto) and the cache key; OverBudget (an
-    InvalidSpec) when the planned output is more than a render may cost."""
+    """The concrete output format (negotiated from Accept for fmt=auto) and the cache key, from the spec resolved
+    against the original (a crop in fractions keyed as the pixels it stands for); InvalidSpec when the spec does
+    not fit the original, OverBudget (one too) when the planned output is more than a render may cost."""
     if isinstance(original, Original):
         original = OriginalFacts.of(original)
+    follows_focal = spec.value("gravity") == "focal"
+    spec = spec.resolved(original.source())
     canvas, picture = output_geometry((original.width, original.height), spec)
 
     def holds(fmt: str) -> bool:  # fmt=auto asks for the best the browser takes: within budget, still animated
@@ -153,7 +175,7 @@ def variant_resolve(spec: VariantSpec, original: Original | OriginalFacts, *, ac
         canonical_query=final.canonical_query,
         out_format=out_format,
     )
-    return Variant(original, final, out_format, negotiated, key)
+    return Variant(original, final, out_format, negotiated, key, follows_focal)
 
 
 class Overloaded(Exception):

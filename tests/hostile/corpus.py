@@ -128,7 +128,22 @@ def orientation_cases() -> list[Case]:
     ]
 
 
-GENERATORS: list[Callable[[], list[Case]]] = [orientation_cases]
+def cropped_orientation_cases() -> list[Case]:
+    """A crop is of the upright picture, whatever EXIF says: the top-left quadrant is red under every orientation."""
+    return [
+        Case(
+            f"exif orientation {o}, cropped to its top-left quadrant",
+            images.oriented_jpeg(o),
+            201,
+            query="crop=0.0,0.0,0.5,0.5&fmt=png",
+            size=(80, 60),
+            corners=(RED, RED, RED, RED),
+        )
+        for o in range(1, 9)
+    ]
+
+
+GENERATORS: list[Callable[[], list[Case]]] = [orientation_cases, cropped_orientation_cases]
 
 
 def corpus() -> list[Case]:
@@ -197,6 +212,13 @@ def corpus() -> list[Case]:
             query="w=32&fmt=png",
             size=(32, 24),
             corners=MARKER,
+        ),
+        Case(
+            "a 1x65000 strip, cropped to its last pixels",
+            images.encode(Image.new("L", (1, 65000), 128), "PNG"),
+            201,
+            query="crop=0.0,0.99,1.0,0.01&fmt=webp",
+            size=(1, 650),
         ),
         Case("garbage after jpeg", images.oriented_jpeg(1) + b"\0garbage" * 100, 201, size=(80, 60), corners=MARKER),
         Case(

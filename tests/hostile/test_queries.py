@@ -2,6 +2,7 @@
 canonical variant, or a deliberate 3xx/4xx — never a 5xx."""
 
 import unicodedata
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -45,6 +46,20 @@ BG_VALUES = [
     "0xff8800", "ｆｆ００００", "ff8800%00", "f80", "f80f", "-ff8800", "ff88００", "ff8800\n", "../ff8800",
 ]  # fmt: skip
 GRAY_VALUES = ["2", "01", "1.0", "true", "on", "yes", "-1", "+1", " 1", "1 ", "１", "١", "I", "l", "0x1", "1%00"]
+GRAVITY_VALUES = [
+    "N", "North", "north", "top", "left", "ce", "centre", "CENTER", "middle", "c", "0", "n ", " n", "n\x00", "nn",
+    "en", "n,e", "n+e", "ｎ", "ո", "nw\u200b", "ne/", "../n", "fp:0.5:0.5", "focal:0.5,0.5", "focal:0.5000,0.5000",
+    "FOCAL", "focal ", "focal:", "0.5,0.5", "auto",
+    "attention", "entropy", "faces", "%6E",
+]  # fmt: skip
+CROP_VALUES = [
+    "1", "1,2,3", "1,2,3,4,5", ",,,", "1,2,3,", "1;2;3;4", "1 2 3 4", " 1,2,3,4", "1,2,3,4 ", "+1,2,3,4", "-1,2,3,4",
+    "1_0,2,3,4", "0x1,2,3,4", "1e2,2,3,4", "١,٢,٣,٤", "１,２,３,４", "𝟏,2,3,4", "1,2,0,4", "1,2,3,0", "0,0,0,0",
+    "9999999999,0,1,1", "0,0,1," + "9" * 300, "0.5,0,0.5,1", ".5,.5,.25,.25", "0.5,0.5,0.25,0.", "1.5,0.0,0.5,0.5",
+    "0.1234567,0.0,0.5,0.5", "NaN,0.0,0.5,0.5", "inf,0,1,1", "-0.0,0.0,0.5,0.5", "0.5e0,0.0,0.5,0.5",
+    "0.0,0.0,0.0,1.0", "0.5,0.0,0.6,1.0", "1.0,1.0,0.1,0.1", "0,5;0,5;0,5;0,5", "10%,10%,50%,50%", "x,y,w,h",
+    "1,2,3,4%00", "1,2,3,4\x00", "[1,2,3,4]", "(1,2,3,4)", "1/2,0,1/2,1", "0.5,0.5,0.5,0.5,", "1,,2,3",
+]  # fmt: skip
 
 REFUSED: list[tuple[str, str]] = []  # (query, the parameter the 400 must name)
 for param in ("w", "h", "q"):
@@ -71,6 +86,11 @@ REFUSED += [
 ]
 REFUSED += [(f"gray={quote(v, safe='')}", "gray") for v in GRAY_VALUES]
 REFUSED += [("gray=1&gray=1", "gray"), ("gray=", "gray"), ("gray", "gray"), ("Gray=1", "Gray"), ("grey=1", "grey")]
+REFUSED += [(f"crop={quote(v, safe=',')}", "crop") for v in CROP_VALUES]
+REFUSED += [(f"w=9&h=9&fit=cover&gravity={quote(v, safe=',')}", "gravity") for v in GRAVITY_VALUES]
+REFUSED += [(f"gravity={quote(v, safe=',')}", "gravity") for v in GRAVITY_VALUES[:8]]  # refused even where unused
+REFUSED += [("w=9&h=9&fit=cover&gravity=n&gravity=s", "gravity"), ("gravity=", "gravity")]
+REFUSED += [("crop=1,2,3,4&crop=1,2,3,4", "crop"), ("crop=", "crop"), ("crop", "crop"), ("crop=1%2C2%2C3", "crop")]
 REFUSED += [
     ("w=1%26h=2", "w"),  # an encoded & is part of the value
     ("w=10&h=10&w=20", "w"),
@@ -99,7 +119,7 @@ EQUIVALENT = [
 
 
 @pytest.fixture(scope="module")
-def original_id(django_db_blocker) -> str:
+def original_id(django_db_blocker) -> Iterator[str]:
     from rest_framework.test import APIClient
 
     with django_db_blocker.unblock():
@@ -109,7 +129,12 @@ def original_id(django_db_blocker) -> str:
         response = APIClient().post(
             "/api/v1/originals/", {"file": SimpleUploadedFile("m.jpg", data)}, format="multipart"
         )
-        return str(response.json()["id"])
+    yield str(response.json()["id"])
+    # made outside any test's transaction: gone with the module, so no later test finds it in its database
+    with django_db_blocker.unblock():
+        from originals.models import Original
+
+        Original.objects.filter(pk=response.json()["id"]).delete()
 
 
 def test_the_table_is_a_few_hundred_rows():
@@ -132,6 +157,17 @@ def test_info_refuses_them_alike(client: Client, query: str, param: str):
     response = client.get(f"/image/AAAAAAAAAAAA/info/?{query}")
     assert response.status_code == 400, (query, response.content[:200])
     assert response.json()["param"] == param and response["Cache-Control"] == "no-store"
+
+
+# Well-formed rectangles that do not fit the 64x48 original: judged once the original is known, never clamped.
+OUTSIDE_CROPS = ["0,0,65,48", "0,0,64,49", "64,0,1,1", "0,48,1,1", "63,47,2,2", "999999999,0,1,1", "0.0,0.0,0.001,1.0"]
+
+
+@pytest.mark.parametrize("crop", OUTSIDE_CROPS)
+def test_crops_outside_the_original_are_400_naming_crop(client: Client, original_id: str, crop: str):
+    response = client.get(f"/image/{original_id}/?crop={crop}&w=10")
+    assert response.status_code == 400, (crop, response.content[:200])
+    assert response.json()["param"] == "crop"
 
 
 @pytest.mark.django_db(transaction=True)

@@ -10,7 +10,7 @@ from django.utils.safestring import SafeString
 from transforms.links import variant_path
 from transforms.operations import REGISTRY, output_geometry
 from transforms.queries import spec_from_keywords, spec_limits
-from transforms.spec import PRESET, InvalidSpec, VariantSpec, canonical
+from transforms.spec import PRESET, InvalidSpec, Source, VariantSpec, canonical
 
 register = template.Library()
 
@@ -36,8 +36,10 @@ def variant_spec(params: Mapping[str, Any]) -> VariantSpec:
 
 
 def output_size(picture: Picture, spec: VariantSpec) -> tuple[int, int]:
-    """The pixel size the variant will have, from the recorded size alone: no file is opened."""
-    return output_geometry((picture.width, picture.height), spec)[0]
+    """The pixel size the variant will have, from the recorded size alone: no file is opened. InvalidSpec, as
+    /image/ would answer, when the spec does not fit the picture (a crop outside it)."""
+    size = (picture.width, picture.height)
+    return output_geometry(size, spec.resolved(Source(*size)))[0]
 
 
 def at_density(spec: VariantSpec, density: float) -> VariantSpec | None:

@@ -7,7 +7,7 @@ import random
 import struct
 import zlib
 
-from PIL import Image
+from PIL import Image, ImageDraw
 
 T = Image.Transpose
 RED, GREEN, BLUE, YELLOW = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)
@@ -177,3 +177,28 @@ def photo(size: tuple[int, int] = (1200, 800)) -> Image.Image:
     mandel = Image.effect_mandelbrot(size, (-2.0, -1.2, 1.0, 1.2), 60)
     bands = [Image.blend(band, noise, 0.08) for band in (radial, linear, mandel)]
     return Image.merge("RGB", bands)
+
+
+def scene(size: tuple[int, int], subject: tuple[int, int, int, int], seed: int = 1) -> Image.Image:
+    """A muted, softly graded background with faint noise, and a subject in `subject` (a box): a disc of
+    saturated, overlapping blobs, as a smart crop should find it. Deterministic."""
+    rng = random.Random(seed)
+    w, h = size
+    top = tuple(rng.randrange(90, 170) for _ in range(3))
+    bottom = tuple(rng.randrange(90, 170) for _ in range(3))
+    background = Image.linear_gradient("L").resize(size)
+    image = Image.composite(Image.new("RGB", size, bottom), Image.new("RGB", size, top), background)
+    noise = Image.frombytes("L", size, rng.randbytes(w * h)).convert("RGB")
+    image = Image.blend(image, noise, 0.04)
+    x0, y0, x1, y1 = subject
+    blobs = Image.new("RGB", (x1 - x0, y1 - y0), (rng.randrange(256), 20, rng.randrange(256)))
+    draw = ImageDraw.Draw(blobs)
+    radius = max(2, (x1 - x0) // 10)
+    for _ in range(40):
+        cx, cy = rng.randrange(x1 - x0), rng.randrange(y1 - y0)
+        colour = (rng.randrange(256), rng.randrange(256), rng.randrange(256))
+        draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), fill=colour)
+    mask = Image.new("L", blobs.size, 0)
+    ImageDraw.Draw(mask).ellipse((0, 0, blobs.width - 1, blobs.height - 1), fill=255)
+    image.paste(blobs, (x0, y0), mask)
+    return image

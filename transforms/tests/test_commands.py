@@ -55,6 +55,18 @@ def test_warm_then_prune_least_recently_used(client, upload_original):
     assert len(left) == (2 if hit != newest else 1)
 
 
+def test_warm_counts_a_crop_that_does_not_fit_an_original_as_failed(upload_original):
+    small = upload_original(images.encode(images.marker((64, 48)), "PNG"), "small.png")["id"]
+    large = upload_original(images.encode(images.marker((640, 480)), "PNG"), "large.png")["id"]
+    err = io.StringIO()
+    out = io.StringIO()
+    call_command(
+        "warm_variants", "crop=100,100,50,50", "--original", small, "--original", large, stdout=out, stderr=err
+    )
+    assert "rendered 1, already cached 0, failed 1" in out.getvalue()
+    assert f"{small}?crop=100,100,50,50: crop=100,100,50,50 reaches outside the 64x48 picture" in err.getvalue()
+
+
 def test_warm_refuses_a_bad_query():
     with pytest.raises(CommandError, match="rotate"):
         run("warm_variants", "rotate=45")

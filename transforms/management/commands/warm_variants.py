@@ -81,6 +81,9 @@ class Command(BaseCommand):
     def _warm(self, original: Original, spec: VariantSpec, accept: str) -> str:
         try:
             return variant_fetch(variant_resolve(spec, original, accept=accept)).tier
+        except InvalidSpec as exc:  # not for this original: a crop outside it, over a budget
+            self.stderr.write(f"{original.id}?{spec.canonical_query}: {exc.message}")
+            return "failed"
         except (RenderError, RenderCrashed, OSError) as exc:
             self.stderr.write(f"{original.id}?{spec.canonical_query}: {exc}")
             return "failed"
