@@ -3,6 +3,7 @@ the pages'. A leaf: it imports no app of this project, and every app imports it.
 
 import functools
 import logging
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -211,7 +212,7 @@ def _api_refusal(exc: exceptions.APIException) -> dict[str, str]:
     message = _TOKEN_SENTENCES.get(message) or _sentence(message or str(exc.default_detail))
     wait = getattr(exc, "wait", None)
     if isinstance(exc, exceptions.Throttled) and wait is not None:
-        message = f"Too many requests; try again in {int(wait) + 1} seconds."
+        message = f"Too many requests; try again in {math.ceil(wait)} seconds."  # as Retry-After says
     return error_payload(message, code)
 
 
