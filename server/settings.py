@@ -350,6 +350,11 @@ LOGGING = {
         "django.request": {"level": "ERROR"},  # refusals are logged once, by darkroom.request
         # A Host outside ALLOWED_HOSTS is the client's mistake (a 400): one WARNING line, no traceback.
         "django.security.DisallowedHost": {"filters": ["downgrade_to_warning"]},
+        # So is a body over the limits (answered 413 body_too_large): a WARNING, not an ERROR with a traceback.
+        **{
+            f"django.security.{name}": {"filters": ["downgrade_to_warning"]}
+            for name in ("RequestDataTooBig", "TooManyFieldsSent", "TooManyFilesSent")
+        },
     },
 }
 

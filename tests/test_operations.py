@@ -285,3 +285,13 @@ def test_cache_hits_are_counted_not_logged_unless_asked(client: Client, caplog: 
             client.get(path)
     lines = [r for r in caplog.records if r.name == "darkroom.request" and r.getMessage().startswith("GET /image/")]
     assert [r.__dict__["cache"] for r in lines] == ["miss", "hit-redis"]
+
+
+def test_a_body_over_the_limit_is_a_413_and_one_warning_line(client: Client, caplog: pytest.LogCaptureFixture):
+    body = json.dumps({"username": "a" * 3_000_000, "password": "b"})
+    with caplog.at_level("INFO"):
+        response = client.post("/api/v1/token/", body, content_type="application/json")
+    assert response.status_code == 413 and response.json()["code"] == "body_too_large"
+    serious = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [(r.name, r.levelname) for r in serious] == [("django.security.RequestDataTooBig", "WARNING")]
+    assert serious[0].exc_info is None, "no traceback: the client's mistake, answered"
