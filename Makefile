@@ -44,6 +44,10 @@ manage: database
 # A management command acts on a server's data only where that server's migrated database is: never create an
 # empty one in the wrong DATA_DIR (which is how a newcomer's superuser landed beside the server, not in it).
 database: $(VENV)/.runtime
+	@test -d "$(DATA_DIR)" || [ -n "$$DATABASE_URL" ] || { \
+		echo "DATA_DIR=$(DATA_DIR) does not exist: pass the DATA_DIR the server was started with," >&2; \
+		echo "e.g. DATA_DIR=/tmp/x make superuser (nothing was created)." >&2; \
+		exit 2; }
 	@$(BIN)/python manage.py migrate --check -v 0 >/dev/null || { \
 		echo "No migrated database for DATA_DIR=$(DATA_DIR): pass the DATA_DIR (and DATABASE_URL, REDIS_URL) the" >&2; \
 		echo "server was started with, e.g. DATA_DIR=/tmp/x make superuser; or create it with make migrate." >&2; \
