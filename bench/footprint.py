@@ -23,7 +23,7 @@ def _status_kb(pid: int, field: str = "VmRSS") -> int:
     return 0
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
     with contextlib.suppress(OSError):
         return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     return []
@@ -33,9 +33,9 @@ def tree(service: Service) -> dict[str, Any]:
     """RSS in KiB of the master, of each worker with its render processes, and of the whole tree."""
     master = service.process.pid
     workers = []
-    for pid in _children(master):
+    for pid in children(master):
         with contextlib.suppress(OSError):
-            renders = [_status_kb(child) for child in _children(pid)]
+            renders = [_status_kb(child) for child in children(pid)]
             workers.append({"pid": pid, "rss_kb": _status_kb(pid), "render_kb": sum(renders), "renders": len(renders)})
     master_kb = _status_kb(master)
     total = master_kb + sum(w["rss_kb"] + w["render_kb"] for w in workers)
