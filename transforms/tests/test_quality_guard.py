@@ -49,14 +49,24 @@ def loss(source: bytes, width: int, fmt: str, variant: bytes) -> float:
     return ssim(encoded(reference, fmt), reference) - ssim(Image.open(io.BytesIO(variant)), reference)
 
 
-# One width per branch of DRAFT_GAPS: decoded at 1/8, at 1/4, at 1/2 with 1.5x the target left, and in full where
-# 1/2 would leave less (700: 1/2 would be only 1.07x the output, the draft's worst case).
-@pytest.mark.parametrize(("width", "scale"), [(150, 8), (300, 4), (450, 2), (600, 1), (700, 1)])
-@pytest.mark.parametrize("fmt", ["jpeg", "webp"])
-def test_the_draft_loses_at_most_the_guard(source: bytes, width: int, scale: int, fmt: str) -> None:
+# One width per branch of DRAFT_GAPS: decoded at 1/8, at 1/4, at 1/2 with enough of the target left (1.5x for JPEG,
+# 1.1x for WebP), and in full where 1/2 would leave less (700: 1/2 would be 1.07x the output, the draft's worst).
+@pytest.mark.parametrize(
+    ("fmt", "width", "scale"),
+    [
+        *[("jpeg", width, scale) for width, scale in [(150, 8), (300, 4), (450, 2), (600, 1), (700, 1)]],
+        *[("webp", width, scale) for width, scale in [(150, 8), (300, 4), (450, 2), (600, 2), (700, 1)]],
+    ],
+)
+def test_the_draft_loses_at_most_the_guard(source: bytes, fmt: str, width: int, scale: int) -> None:
     spec = VariantSpec(w=width, fmt=fmt)
-    assert draft_scale(plan_for(STORED, 6, spec, alpha=False)) == scale
+    assert draft_scale(plan_for(STORED, 6, spec, alpha=False), fmt) == scale
     assert loss(source, width, fmt, render(source, spec, fmt).data) <= MAX_SSIM_LOSS
+
+
+def test_lossless_outputs_keep_twice_the_target() -> None:
+    """PNG shows every detail a draft loses: a 400x300 output decodes at 1/2 (1000x750), not 1/4 (500x375)."""
+    assert draft_scale(plan_for(STORED, 6, VariantSpec(w=300, fmt="png"), alpha=True), "png") == 2
 
 
 def test_the_guard_refuses_a_draft_too_close_to_the_output(source: bytes) -> None:
