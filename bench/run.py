@@ -228,7 +228,7 @@ class Bench:
         for fmt in cold.FORMATS:
             self.step(
                 f"W2 cold -> {fmt}: {len(c1)} new widths at concurrency 1, each followed by the same render "
-                "in-process (textbook Pillow, pipeline.render)"
+                "in-process (the anchor, textbook Pillow, pipeline.render)"
             )
             block = formats[fmt] = cold.interleaved(main, cold_id, fmt, c1, source)
             self.step(f"W2 cold -> {fmt}: {len(c8)} new widths at concurrency 8")
