@@ -120,7 +120,9 @@ def run(bench: Bench, darkroom: Service, darkroom_path: str, picture: bytes) -> 
         ]
         rounds, seconds = bench.args.wrk_rounds, bench.args.wrk_seconds
         bench.step(f"thumbor: {rounds} interleaved rounds of {seconds} s of wrk, Darkroom's hit and thumbor's")
-        runs = hit.measure(subjects, rounds=rounds, seconds=seconds, progress=bench.step)
+        runs = hit.measure(
+            subjects, rounds=rounds, seconds=seconds, progress=lambda m: bench.step(m.replace("W1 hit", "thumbor"))
+        )
     finally:
         stop(bench, service)
     return {"version": VERSION, "processes": PROCESSES, "bytes": size, "connections": wrk.CONNECTIONS, "runs": runs}
