@@ -51,7 +51,13 @@ def darkroom(source: bytes | Path, width: int, fmt: str) -> bytes:
     return render(data, spec.for_output(out_format), out_format).data
 
 
-PIPELINES: dict[str, Renderer] = {"textbook": textbook, "darkroom": darkroom}
+def _anchor(source: bytes | Path, width: int, fmt: str) -> bytes:
+    from bench.anchor import anchor  # bench.anchor imports bench.quality (scikit-image): only when rendering
+
+    return anchor(source, width, fmt)
+
+
+PIPELINES: dict[str, Renderer] = {"anchor": _anchor, "textbook": textbook, "darkroom": darkroom}
 
 
 def status_kb(pid: int | str, field: str) -> int:

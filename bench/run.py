@@ -19,7 +19,7 @@ from typing import Any
 
 import redis
 
-from bench import cold, footprint, hit, images, memory, mixed, quality, report, smart, wrk
+from bench import cold, footprint, hit, images, memory, mixed, quality, report, smart, thumbor, wrk
 from bench.client import upload_id
 from bench.procs import Fleet, Service, start_darkroom, start_redis, terminate_on_signals
 
@@ -38,7 +38,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="a short run: 10 s of W5, one 5 s wrk run, fewer widths")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14", help="Redis for the service (its DB 14)")
     parser.add_argument("--keep-data", action="store_true", help="keep the DATA_DIRs and images in the run directory")
-    parser.add_argument("--only", default="w1,w2,w3,w4,w5,smart", help="comma-separated workloads to run (default all)")
+    parser.add_argument(
+        "--only", default="w1,w2,w3,w4,w5,smart,thumbor", help="comma-separated workloads to run (default all)"
+    )
     args = parser.parse_args()
     if args.quick:
         args.duration, args.wrk_seconds, args.wrk_rounds = min(args.duration, 10), 5, 1
@@ -148,7 +150,7 @@ class Bench:
         if "smart" in only:
             self.step("W6: smart crops of generated pictures whose subject is known, beside the centre (in process)")
             self.results["smart"] = smart.run(quick=self.args.quick)
-        if not only & {"w1", "w2", "w3", "w4", "w5"}:
+        if not only & {"w1", "w2", "w3", "w4", "w5", "thumbor"}:
             self.results["meta"]["loadavg_after"] = loadavg()
             return  # nothing else asked for: no service to start
         self.redis_url = start_redis(self.fleet, self.args.redis_url, self.logs)
@@ -162,6 +164,8 @@ class Bench:
         if "w1" in only and disk is not None:
             self.w1(main, disk, hit_id, pictures["hit"])
             footprint.after(self.results, "after_w1", main)
+        if "thumbor" in only:
+            self.results["thumbor"] = thumbor.run(self, main, f"/image/{hit_id}/?{HIT_QUERY}", pictures["hit"])
         if "w2" in only:
             self.w2(main, cold_id, pictures["cold"])
             footprint.after(self.results, "after_w2", main)
@@ -228,13 +232,13 @@ class Bench:
         for fmt in cold.FORMATS:
             self.step(
                 f"W2 cold -> {fmt}: {len(c1)} new widths at concurrency 1, each followed by the same render "
-                "in-process (textbook Pillow, pipeline.render)"
+                "in-process (the anchor, textbook Pillow, pipeline.render)"
             )
             block = formats[fmt] = cold.interleaved(main, cold_id, fmt, c1, source)
             self.step(f"W2 cold -> {fmt}: {len(c8)} new widths at concurrency 8")
             block["http_c8"] = cold.http_cold(main, cold_id, fmt, c8, 8)
         self.step("W2 quality: SSIM of the service's variants against the full-quality render")
-        self.results["w2"]["quality"] = quality.served(source)
+        self.results["w2"]["quality"] = quality.served(source, c1)
 
     def w3(self, main: Service, disk: Service, cold_id: str, source: bytes) -> None:
         self.step("W3 herd: 50 concurrent requests for one cold variant, with Redis, then with the file lock")
@@ -283,7 +287,7 @@ class Bench:
         if self.args.keep_data:
             return
         for path in self.dir.iterdir():
-            if path.is_dir() and (path.name.startswith("data-") or path.name in ("images", "static")):
+            if path.is_dir() and (path.name.startswith("data-") or path.name in ("images", "static", "thumbor")):
                 shutil.rmtree(path, ignore_errors=True)
 
 
