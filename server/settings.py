@@ -358,6 +358,11 @@ URL_SIGNING_KEYS = env.list("URL_SIGNING_KEYS", default=[])  # the first signs; 
 URL_SIGNING = env.str("URL_SIGNING", default="presets" if URL_SIGNING_KEYS or not LOCAL else "off")
 if URL_SIGNING not in ("off", "required", "presets"):
     raise ImproperlyConfigured(f"URL_SIGNING must be off, required or presets, got {URL_SIGNING!r}")
+# thumbor-compatible URLs (/thumbor/…, transforms/thumbor.py): signed with thumbor's key (HMAC-SHA1), as libthumbor
+# signs them; unsafe/ URLs are served only where allowed (the quick start), and then only as the unsigned native URL
+# they stand for would be under URL_SIGNING.
+THUMBOR_SECURITY_KEY = env.str("THUMBOR_SECURITY_KEY", default="")
+THUMBOR_ALLOW_UNSAFE = _bool("THUMBOR_ALLOW_UNSAFE", default=LOCAL)
 VARIANT_PRESETS: dict[str, str] = env.json(
     "VARIANT_PRESETS",
     default={
