@@ -52,6 +52,9 @@ def native_params(url: ThumborUrl) -> NativeParams:
         if not least <= len(args) <= most:
             count = f"{least}" if least == most else f"{least} or {most}"
             raise InvalidSpec(f"filters:{name}", f"{name}() takes {count} arguments, got {len(args)}.", "bad_request")
+        if name == "focal" and not FOCAL.fullmatch(args[0]):  # checked even where no crop would use it
+            message = f"focal takes LEFTxTOP:RIGHTxBOTTOM in pixels, got {echo(args[0])}."
+            raise InvalidSpec("filters:focal", message, "bad_request")
     native = NativeParams()
     turn = _counter_clockwise(url)
     quarter = turn in (90, 270)

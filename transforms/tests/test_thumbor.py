@@ -261,6 +261,8 @@ def test_under_url_signing_unsafe_is_the_unsigned_native_url(client: Client, pho
         ),
         ("unsafe/100x100/filters:focal(0x0:500x10)/{id}", 400, "filters:focal", "out_of_range"),
         ("unsafe/100x100/filters:focal(middle)/{id}", 400, "filters:focal", "bad_request"),
+        ("unsafe/filters:focal(middle)/{id}", 400, "filters:focal", "bad_request"),
+        ("unsafe/fit-in/100x100/filters:focal(1x1:2)/{id}", 400, "filters:focal", "bad_request"),
         ("unsafe/100x100/smart/filters:focal(0x0:10x10)/{id}", 400, "filters:focal", "not_supported"),
         ("unsafe/filters:quality(80)quality(70)/{id}", 400, "filters", "bad_request"),
         ("unsafe/300y200/{id}", 400, "image", "bad_request"),
