@@ -124,14 +124,16 @@ def thumbor_meta(url: ThumborUrl, spec: VariantSpec, facts: OriginalFacts) -> di
     """The JSON thumbor's `meta/` answers, worked out from the resolved native spec: what thumbor's operations would
     be (its rotate is not one of them, so sizes are before the turn)."""
     upright = (facts.width, facts.height)
-    left, top, right, bottom = (round(edge) for edge in resized_region(upright, spec))
+    region, found_in_pixels = resized_region(upright, spec)
+    left, top, right, bottom = (round(edge) for edge in region)
     _, picture = output_geometry(upright, spec)
     if spec.rotate in (90, 270):
         picture = (picture[1], picture[0])
     operations: list[dict[str, Any]] = []
-    if (left, top, right, bottom) != (0, 0, *upright):
+    # with smart/ the crop is found in the pixels when rendering: meta/, which renders nothing, cannot say where
+    if (left, top, right, bottom) != (0, 0, *upright) and not found_in_pixels:
         operations.append({"type": "crop", "left": left, "top": top, "right": right, "bottom": bottom})
-    if picture != (right - left, bottom - top):
+    if picture != (right - left, bottom - top) or found_in_pixels:
         operations.append({"type": "resize", "width": picture[0], "height": picture[1]})
     operations += [
         {"type": f"flip_{way}"} for way, flip in (("horizontally", url.flip_h), ("vertically", url.flip_v)) if flip

@@ -299,6 +299,8 @@ def test_meta_is_thumbors_json(client: Client, photo: str) -> None:
     fitted = client.get(unsafe(image_url=photo, meta=True, width=100, height=100, fit_in=True)).json()["thumbor"]
     assert fitted["operations"] == [{"type": "resize", "width": 100, "height": 75}]
     assert fitted["target"] == {"width": 100, "height": 75}
+    smart = client.get(unsafe(image_url=photo, meta=True, width=100, height=100, smart=True)).json()["thumbor"]
+    assert smart["operations"] == [{"type": "resize", "width": 100, "height": 100}]  # where is found at render time
 
 
 @override_settings(THUMBOR_ALLOW_UNSAFE=False)
