@@ -6,6 +6,7 @@ import logging
 import math
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
@@ -37,9 +38,15 @@ class DarkroomError(Exception):
         return error_payload(self.message, self.code, self.param)
 
 
+def _image_origins() -> str:
+    """'self', and PUBLIC_BASE_URL's origin when the template tags write images from there (a CDN in front)."""
+    parts = urlsplit(settings.PUBLIC_BASE_URL)
+    return f"'self' {parts.scheme}://{parts.netloc}" if parts.netloc else "'self'"
+
+
 PAGE_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    f"default-src 'self'; script-src 'self'; style-src 'self'; img-src {_image_origins()} data: blob:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 _PAGE_TITLES = {
     400: "This request cannot be answered",

@@ -80,6 +80,13 @@ if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set in production, e.g. ALLOWED_HOSTS=images.example.com")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 CSRF_FAILURE_VIEW = "server.errors.csrf_failure"  # a CSRF refusal in the house's shape, never Django's page
+# Where this service's images are reached from outside (its own origin, or a CDN in front of it): the template tags
+# then write absolute URLs, so another Django site can use them. Empty: paths.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
+if PUBLIC_BASE_URL and not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?", PUBLIC_BASE_URL):
+    raise ImproperlyConfigured(
+        f"PUBLIC_BASE_URL must be http(s)://host[:port][/path], without query or fragment, got {PUBLIC_BASE_URL!r}"
+    )
 
 DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
 ORIGINALS_DIR = DATA_DIR / "originals"
@@ -365,6 +372,11 @@ URL_SIGNING_KEYS = env.list("URL_SIGNING_KEYS", default=[])  # the first signs; 
 URL_SIGNING = env.str("URL_SIGNING", default="presets" if URL_SIGNING_KEYS or not LOCAL else "off")
 if URL_SIGNING not in ("off", "required", "presets"):
     raise ImproperlyConfigured(f"URL_SIGNING must be off, required or presets, got {URL_SIGNING!r}")
+# thumbor-compatible URLs (/thumbor/…, transforms/thumbor.py): signed with thumbor's key (HMAC-SHA1), as libthumbor
+# signs them; unsafe/ URLs are served only where allowed (the quick start), and then only as the unsigned native URL
+# they stand for would be under URL_SIGNING.
+THUMBOR_SECURITY_KEY = env.str("THUMBOR_SECURITY_KEY", default="")
+THUMBOR_ALLOW_UNSAFE = _bool("THUMBOR_ALLOW_UNSAFE", default=LOCAL)
 VARIANT_PRESETS: dict[str, str] = env.json(
     "VARIANT_PRESETS",
     default={

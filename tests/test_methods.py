@@ -27,6 +27,7 @@ def original_id() -> str:
 READ_ONLY = [
     ("/image/{id}/?w=10", "GET, HEAD, OPTIONS"),
     ("/image/{id}/info/?w=10", "GET, HEAD, OPTIONS"),
+    ("/thumbor/unsafe/10x10/{id}", "GET, HEAD, OPTIONS"),
     ("/", "GET, HEAD, OPTIONS"),
     ("/gallery/", "GET, HEAD, OPTIONS"),
     ("/gallery/{id}/", "GET, HEAD, OPTIONS"),

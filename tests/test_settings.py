@@ -23,6 +23,7 @@ NAMES = (
     "TRUSTED_PROXIES",
     "FORWARDED_ALLOW_IPS",
     "AUTO_FORMATS",
+    "PUBLIC_BASE_URL",
 )
 
 
@@ -71,6 +72,9 @@ def test_the_width_ladder_starts_with_placeholder_and_avatar_widths(monkeypatch,
         ({**LOCAL, "AUTO_FORMATS": "jxl"}, "AUTO_FORMATS"),
         ({**LOCAL, "AUTO_FORMATS": "webp,webp"}, "AUTO_FORMATS"),
         ({**LOCAL, "AUTO_FORMATS": "AVIF"}, "AUTO_FORMATS"),
+        ({**LOCAL, "PUBLIC_BASE_URL": "img.example.com"}, "PUBLIC_BASE_URL"),
+        ({**LOCAL, "PUBLIC_BASE_URL": "https://img.example.com/?a=1"}, "PUBLIC_BASE_URL"),
+        ({**LOCAL, "PUBLIC_BASE_URL": "javascript:alert(1)"}, "PUBLIC_BASE_URL"),
     ],
 )
 def test_refused_at_start(monkeypatch, env, refused):
@@ -111,3 +115,15 @@ def test_trusted_proxies(monkeypatch, value, networks):
     # The scheme comes from gunicorn's forwarded_allow_ips, which trusts only these peers; Django's own
     # SECURE_PROXY_SSL_HEADER would believe X-Forwarded-Proto from anyone.
     assert "SECURE_PROXY_SSL_HEADER" not in settings
+
+
+@pytest.mark.parametrize(
+    ("value", "base"),
+    [
+        (None, ""),
+        ("https://img.example.com/", "https://img.example.com"),
+        ("http://127.0.0.1:8000/dr", "http://127.0.0.1:8000/dr"),
+    ],
+)
+def test_public_base_url(monkeypatch, value, base):
+    assert load(monkeypatch, LOCAL if value is None else {**LOCAL, "PUBLIC_BASE_URL": value})["PUBLIC_BASE_URL"] == base

@@ -43,6 +43,9 @@ class VariantRequest(NamedTuple):
     accept: str = ""
     if_none_match: str = ""
     https: bool = False
+    # Set by a door that has read and authorised the variant itself (thumbor's URLs, transforms/thumbor.py): the
+    # query is then only its name in this worker's memory, and no `sig` is asked for.
+    spec: VariantSpec | None = None
 
 
 class Answer(NamedTuple):
@@ -95,7 +98,7 @@ class Resolutions:
 
     def __init__(self) -> None:
         self._queries: dict[tuple[str, str], tuple[VariantSpec, str | None] | Answer] = {}
-        self._variants: dict[tuple[str, str, str], tuple[OriginalFacts, Resolved | Answer]] = {}
+        self._variants: dict[tuple[str, str, str, bool], tuple[OriginalFacts, Resolved | Answer]] = {}
 
     def reset(self) -> None:
         self._queries.clear()
@@ -110,16 +113,22 @@ class Resolutions:
         return found
 
     def variant(
-        self, facts: OriginalFacts, checked: tuple[VariantSpec, str | None], query: str, accept: str
+        self,
+        facts: OriginalFacts,
+        checked: tuple[VariantSpec, str | None],
+        query: str,
+        accept: str,
+        *,
+        authorised: bool = False,
     ) -> Resolved | Answer:
         """The variant (format, key, headers) for this original and Accept header, or the 403 of its signature or
         the 400/422 of its budget (or of a crop outside it). Worked out again when the facts it was worked out from
         are not these (a moved focal point): the same object while the worker remembers them, so the check is one
-        comparison."""
-        key = (facts.id, query, accept)
+        comparison. `authorised`: another door has checked the request's right to it (no `sig` is looked at)."""
+        key = (facts.id, query, accept, authorised)
         found = self._variants.get(key)
         if found is None or (found[0] is not facts and found[0] != facts):
-            found = self._remember(self._variants, key, (facts, _resolved(facts, *checked, accept)))
+            found = self._remember(self._variants, key, (facts, _resolved(facts, *checked, accept, authorised)))
         return found[1]
 
     def _remember(self, memo: dict[Any, Any], key: Any, value: Any) -> Any:
@@ -136,11 +145,14 @@ def _checked_query(original_id: str, query: str) -> tuple[VariantSpec, str | Non
         return refusal(exc.status, exc.message, exc.code, exc.param)
 
 
-def _resolved(facts: OriginalFacts, spec: VariantSpec, signature: str | None, accept: str) -> Resolved | Answer:
-    canonical = signing.signed_spec(spec, original_format=facts.format, has_alpha=facts.has_alpha)
-    problem = signing.signature_problem(facts.id, spec, signature, canonical=canonical)
-    if problem is not None:
-        return refusal(403, problem[1], problem[0], "sig")
+def _resolved(
+    facts: OriginalFacts, spec: VariantSpec, signature: str | None, accept: str, authorised: bool
+) -> Resolved | Answer:
+    if not authorised:
+        canonical = signing.signed_spec(spec, original_format=facts.format, has_alpha=facts.has_alpha)
+        problem = signing.signature_problem(facts.id, spec, signature, canonical=canonical)
+        if problem is not None:
+            return refusal(403, problem[1], problem[0], "sig")
     try:
         return Resolved.of(variant_resolve(spec, facts, accept=accept))
     except InvalidSpec as exc:  # over an output budget
@@ -168,13 +180,14 @@ def answer(
     None means "ask Django"; with it true (the view) every request gets its answer, `admit` asked before a render.
     """
     started = time.perf_counter()
-    checked = resolutions.query(request.original_id, request.query)
+    checked = resolutions.query(request.original_id, request.query) if request.spec is None else (request.spec, None)
     if isinstance(checked, Answer):
         return checked if complete else None
     facts = facts_of(request.original_id)
     if facts is None:
         return unknown(request.original_id) if complete else None
-    resolved = resolutions.variant(facts, checked, request.query, request.accept)
+    authorised = request.spec is not None
+    resolved = resolutions.variant(facts, checked, request.query, request.accept, authorised=authorised)
     if isinstance(resolved, Answer):
         return resolved if complete else None
     variant = resolved.variant

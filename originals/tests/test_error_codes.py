@@ -44,6 +44,8 @@ PASS_THROUGHS = {
     ("transforms/answer.py", "refusal", "code"): "its callers' codes, collected at each call",
     ("transforms/answer.py", "*", "exc.code"): "an InvalidSpec's or OverBudget's",
     ("transforms/answer.py", "*", "problem[0]"): "transforms/signing.py signature_problem's returns",
+    ("transforms/thumbor.py", "*", "exc.code"): "an InvalidSpec's",
+    ("transforms/thumbor_mapping.py", "refusal", "exc.code"): "the native parser's InvalidSpec's",
 }
 # Functions whose returned tuples carry a code first, for the pass-throughs above.
 CODE_RETURNING = {("transforms/signing.py", "signature_problem")}

@@ -37,7 +37,8 @@ def test_warm_then_prune_least_recently_used(client, upload_original):
     files = variant_files(original["id"])
     assert len(files) == 3
     now = time.time()
-    for age, path in zip((300, 200, 100), files, strict=True):
+    # weeks old, so older than every other test's variants in this session's directory however long it has run
+    for age, path in zip((3_000_000, 2_000_000, 1_000_000), files, strict=True):
         os.utime(path, (now - age, now - age))
     cache._touched.clear()  # as if the minute had passed since warm_variants' hits looked at the files
     newest = files[2]
