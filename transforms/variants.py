@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 from django.conf import settings
 
@@ -215,14 +216,19 @@ def pool_limits() -> PoolLimits:
 def variant_fetch(variant: Variant, *, admit: Callable[[], None] | None = None) -> Fetched:
     """Redis, disk, or one render in a render process; raises RenderError for an undecodable original
     (RenderTimeout past the budget, RenderOverMemory past the memory limit), RenderCrashed when the render
-    process died, Overloaded when no render slot frees up, OSError for a lost file. `admit` is asked (and
+    process died, Overloaded when no render slot frees up, OSError for a lost file, StoreUnavailable when the
+    object store holding the original is away. `admit` is asked (and
     may raise) before a render, never for a hit."""
     rendered: list[Rendered] = []
 
     def render_now() -> bytes:
         with render_slot():
             original = variant.original
-            source = store.path_for(original.sha256, EXTENSIONS.get(original.format, "bin"))
+            extension = EXTENSIONS.get(original.format, "bin")
+            # On this machine the render process reads the file itself; from a bucket, the pipe carries the bytes.
+            source: bytes | Path = store.local_path(original.sha256, extension) or store.read(
+                original.sha256, extension
+            )
             deadline = time.monotonic() + settings.RENDER_TIME_BUDGET_SECONDS
             result = render_pool.render(
                 source,
