@@ -49,10 +49,16 @@ def fetch_or_render(
     if admit is not None:
         admit()
     path = variant_path(original_id, key, out_format)
-    with single_flight(key, path) as my_turn:
+    with single_flight(key, path, shared=lambda: redis_tier.holds(original_id, key)) as my_turn:
         data = disk_read(path)  # the request that held the lock may have written it meanwhile
         if data is not None:
             return data, "hit-disk"
+        data = redis_tier.get(original_id, key)  # or a request on another host, into Redis
+        if data is not None:
+            if disk_write(path, data):
+                cap_original(path.parent)
+            memory_tier.put(original_id, key, data)
+            return data, "hit-redis"
         if not my_turn:
             logger.warning("render lock for %s not released in time; rendering anyway", key)
         data = render()

@@ -1,0 +1,111 @@
+"""What one worker tells every other worker on every host, through Redis pub/sub: an original deleted or changed.
+
+Every worker that has learned an original's facts (variants.KnownOriginals.remember) first subscribes to
+CHANNEL in a thread of its own; a delete on any host is published there, and each worker drops the original's
+facts, its memory-tier copies and this host's variants on disk within milliseconds. When Redis is away the
+message is lost: KNOWN_ORIGINALS_SECONDS (60 s) stays the bound, and a worker that subscribes again after a failure
+forgets every fact and memory-tier copy it had, since it may have missed a delete meanwhile.
+"""
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+
+from .cache.redis import redis_tier
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "darkroom:originals"
+SUBSCRIBE_WAIT_SECONDS = 0.5  # how long the first remember() waits for the subscription before going on
+
+Handler = Callable[[str], None]
+
+
+class Listener:
+    """This process's subscription to CHANNEL: started once per process (after a fork too), kept up while Redis is."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, Handler] = {}
+        self._forget_all: Callable[[], None] = lambda: None
+        self._pid = 0
+        self._lock = threading.Lock()
+        self.subscribed = threading.Event()
+        self.received = 0
+
+    def on(self, kind: str, handler: Handler) -> None:
+        self._handlers[kind] = handler
+
+    def on_missed(self, forget_all: Callable[[], None]) -> None:
+        """What to do when messages may have been missed (subscribed again after a failure)."""
+        self._forget_all = forget_all
+
+    def ensure(self) -> None:
+        """Start listening in this process unless it does; the first time, wait briefly for the subscription."""
+        if self._pid == os.getpid() or not redis_tier.configured:
+            return
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+            self.subscribed = threading.Event()
+            threading.Thread(target=self._run, name="darkroom-events", daemon=True).start()
+        self.subscribed.wait(SUBSCRIBE_WAIT_SECONDS)
+
+    def _run(self) -> None:
+        pid, failed_before = os.getpid(), False
+        while self._pid == pid:
+            client = redis_tier.client()
+            if client is None:
+                time.sleep(1.0)
+                continue
+            pubsub = None
+            try:
+                pubsub = client.pubsub()
+                pubsub.subscribe(CHANNEL)
+                while self._pid == pid:
+                    message = pubsub.get_message(timeout=1.0)
+                    if message is not None:
+                        failed_before = self._handle(message, failed_before)
+            except Exception as exc:  # noqa: BLE001 - Redis away: the expiry is the bound until it is back
+                self.subscribed.clear()
+                failed_before = True
+                logger.warning("lost the subscription to %s: %s; retrying", CHANNEL, exc)
+                time.sleep(settings.REDIS_RETRY_SECONDS)
+            finally:
+                if pubsub is not None:
+                    with contextlib.suppress(Exception):  # it is being dropped
+                        pubsub.close()
+
+    def _handle(self, message: dict[str, Any], failed_before: bool) -> bool:
+        if message.get("type") == "subscribe":
+            if failed_before:
+                self._forget_all()  # a delete may have gone by while this worker was not listening
+            self.subscribed.set()
+            return False
+        if message.get("type") != "message":
+            return failed_before
+        data = message.get("data")
+        text = data.decode() if isinstance(data, bytes) else str(data)
+        kind, _, original_id = text.partition(":")
+        handler = self._handlers.get(kind)
+        if handler is not None and original_id:
+            self.received += 1
+            try:
+                handler(original_id)
+            except Exception:
+                logger.exception("handling %s of %s failed", kind, original_id)
+        return failed_before
+
+
+listener = Listener()
+
+
+def publish(kind: str, original_id: str) -> None:
+    """Tell every worker on every host; nothing (the expiry is the bound) when Redis is away."""
+    redis_tier.call(lambda r: r.publish(CHANNEL, f"{kind}:{original_id}"))
