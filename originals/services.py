@@ -130,3 +130,15 @@ def original_focus(*, original: Original, focal_x: Decimal | None, focal_y: Deci
     transaction.on_commit(lambda: original_changed.send(sender=Original, original_id=original_id))
     logger.info("original focal point id=%s x=%s y=%s", original_id, focal_x, focal_y)
     return original
+
+
+def storage_discrepancies() -> tuple[list[str], list[str]]:
+    """(records without objects, objects without records), as store names (`ab/<sha256>.<ext>`); what
+    `darkroom_check --storage` reports. Objects are listed once, records read in one query."""
+    expected = {
+        store.name_for(sha256, EXTENSIONS.get(format_, "bin"))
+        for sha256, format_ in Original.objects.values_list("sha256", "format").distinct()
+    }
+    with _store_errors():
+        stored = set(store.names())
+    return sorted(expected - stored), sorted(stored - expected)

@@ -57,7 +57,7 @@ class ObjectStore:
             "aws_secret_access_key": self.env["AWS_SECRET_ACCESS_KEY"],
         }
 
-    def keys(self, bucket: str | None = None) -> list[str]:
+    def objects(self, bucket: str | None = None) -> list[str]:
         pages = self.client().get_paginator("list_objects_v2").paginate(Bucket=bucket or self.bucket)
         return [item["Key"] for page in pages for item in page.get("Contents", [])]
 

@@ -63,7 +63,7 @@ def test_an_upload_is_one_object_named_by_its_hash_and_served_back(s3: ObjectSto
     before = local_originals()
     status, body = post(data, "../../etc/passwd.jpg")
     assert status == 201
-    assert s3.keys(bucket) == [f"{sha[:2]}/{sha}.jpg"]  # the bytes' address, never the client's name
+    assert s3.objects(bucket) == [f"{sha[:2]}/{sha}.jpg"]  # the bytes' address, never the client's name
     assert local_originals() == before, "a bucket-backed store wrote the original to the local disk"
     assert s3.client().get_object(Bucket=bucket, Key=f"{sha[:2]}/{sha}.jpg")["Body"].read() == data
 
@@ -87,14 +87,14 @@ def test_the_same_bytes_twice_are_one_object_and_a_delete_keeps_them_while_used(
     authed.force_authenticate(alice)
     second = authed.post("/api/v1/originals/", {"file": SimpleUploadedFile("b.jpg", data)}, format="multipart")
     assert second.status_code == 201 and second.json()["id"] != first["id"]
-    assert s3.keys(bucket) == [f"{sha[:2]}/{sha}.jpg"]
+    assert s3.objects(bucket) == [f"{sha[:2]}/{sha}.jpg"]
 
     authed.delete(f"/api/v1/originals/{second.json()['id']}/")
-    assert s3.keys(bucket) == [f"{sha[:2]}/{sha}.jpg"], "deleted while another record still uses the bytes"
+    assert s3.objects(bucket) == [f"{sha[:2]}/{sha}.jpg"], "deleted while another record still uses the bytes"
     from originals.services import original_delete
 
     original_delete(original=Original.objects.get(id=first["id"]))
-    assert s3.keys(bucket) == []
+    assert s3.objects(bucket) == []
 
 
 def test_a_variant_is_rendered_from_the_bucket(s3: ObjectStore, bucket: str) -> None:
@@ -157,5 +157,5 @@ def test_the_store_away_is_a_503_with_retry_after_and_nothing_recorded(
         relay.start()
     status, _ = post(jpeg("black"))
     assert status == 201
-    assert len(s3.keys(bucket)) == 2
+    assert len(s3.objects(bucket)) == 2
     assert APIClient().get(f"/image/{kept['id']}/?w=60").status_code == 200
