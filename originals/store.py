@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _EXTENSION = re.compile(r"[a-z0-9]{1,5}")
 _CHUNK = 1 << 20
+_NAME = re.compile(r"[0-9a-f]{2}/[0-9a-f]{64}\.[a-z0-9]{1,5}")
 
 
 class StoreUnavailable(Exception):
@@ -190,7 +191,9 @@ def names() -> Iterator[str]:
             Bucket=storage.bucket_name, Prefix=prefix
         ):
             for item in page.get("Contents", []):
-                yield item["Key"][len(prefix) :]
+                name = item["Key"][len(prefix) :]
+                if _NAME.fullmatch(name):  # not the result tier's `results/…`
+                    yield name
 
 
 def _lock_number(sha256: str) -> int:

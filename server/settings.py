@@ -4,6 +4,7 @@ import ipaddress
 import re
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import environ
@@ -318,6 +319,17 @@ def _originals_storage() -> dict[str, object]:
 
 STORAGES["originals"] = _originals_storage()
 ORIGINALS_REMOTE = STORAGES["originals"]["BACKEND"] != "originals.store.ContentAddressedFileSystemStorage"
+
+
+def _results_storage(originals: dict[str, Any]) -> dict[str, object]:
+    """The shared result tier (transforms/cache/results.py): the originals' bucket, under `results/` beside them."""
+    options = dict(originals["OPTIONS"])
+    options["location"] = "/".join(part for part in (options["location"], "results") if part)
+    return {"BACKEND": originals["BACKEND"], "OPTIONS": options}
+
+
+if ORIGINALS_REMOTE:
+    STORAGES["results"] = _results_storage(STORAGES["originals"])
 STORAGE_RETRY_AFTER = 5  # seconds, in the Retry-After of a 503 while the object store is away
 WHITENOISE_USE_FINDERS = LOCAL
 WHITENOISE_AUTOREFRESH = LOCAL
@@ -462,6 +474,8 @@ RENDER_PROCESS_MAX_RENDERS = _positive_int("RENDER_PROCESS_MAX_RENDERS", 500)  #
 REDIS_RETRY_SECONDS = 5.0  # after a Redis failure, serve without it this long before trying again
 REDIS_VARIANT_TTL = _positive_int("REDIS_VARIANT_TTL", 7 * 24 * 3600)
 REDIS_VARIANT_MAX_BYTES = _positive_int("REDIS_VARIANT_MAX_BYTES", 512 * 1024)
+# With originals in a bucket, variants of at least this many bytes are kept there too, for every host (0: none).
+RESULT_STORE_MIN_BYTES = _positive_int("RESULT_STORE_MIN_BYTES", REDIS_VARIANT_MAX_BYTES + 1, minimum=0)
 RENDER_LOCK_SECONDS = 30.0
 VARIANT_CACHE_MAX_BYTES = _positive_int("VARIANT_CACHE_MAX_BYTES", 5 * 1024**3)
 # Per worker; 0 turns the memory tier off.

@@ -112,6 +112,29 @@ def test_fifty_concurrent_requests_over_three_hosts_render_once(cluster: Cluster
     assert sum(renders(host) for host in cluster.hosts) - before == 1
 
 
+def test_a_variant_too_large_for_redis_is_rendered_once_and_shared_through_the_bucket(cluster: Cluster) -> None:
+    a, b, c = cluster.hosts
+    data = photo(7, (2400, 1800))
+    original = upload(a, data)
+    path = f"/image/{original['id']}/?w=2000&fmt=png"  # megabytes: over REDIS_VARIANT_MAX_BYTES
+    before = sum(renders(host) for host in cluster.hosts)
+    status, headers, first = a.request("GET", path)
+    assert status == 200 and headers["x-cache"] == "miss" and len(first) > 512 * 1024
+    stored = [key for key in cluster.store.objects() if key.startswith(f"results/{original['id']}/")]
+    assert len(stored) == 1, stored
+    for host in (b, c):
+        status, headers, body = host.request("GET", path)
+        assert status == 200 and headers["x-cache"] == "hit-store" and body == first
+        assert host.request("GET", path)[1]["x-cache"] in ("hit-disk", "hit-memory")  # then from its own disk
+    assert sum(renders(host) for host in cluster.hosts) - before == 1
+    status, _, body = b.request(
+        "DELETE", f"/api/v1/originals/{original['id']}/", headers={"Authorization": f"Bearer {token(b)}"}
+    )
+    assert status == 204, body
+    sha = hashlib.sha256(data).hexdigest()
+    assert not [key for key in cluster.store.objects() if original["id"] in key or sha in key]
+
+
 def test_a_delete_on_one_host_is_gone_from_every_host_within_a_second(cluster: Cluster) -> None:
     a, b, c = cluster.hosts
     data = photo(3)
