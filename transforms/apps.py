@@ -13,7 +13,7 @@ class TransformsConfig(AppConfig):
         from . import events
         from .links import links_of
         from .signing import presets
-        from .variants import forget_all_facts, forget_everywhere_here, forget_facts, forget_original, known_originals
+        from .variants import forget_everywhere_here, forget_facts, forget_original, known_originals
 
         presets()  # a malformed VARIANT_PRESETS stops the start, naming the preset
         # originals knows nothing of variants: a deletion reaches them through its signal.
@@ -22,5 +22,4 @@ class TransformsConfig(AppConfig):
         # And every other worker, on every host, through Redis (transforms/events.py).
         events.listener.on("deleted", forget_everywhere_here)
         events.listener.on("changed", known_originals.forget)
-        events.listener.on_missed(forget_all_facts)
         links.provide(links_of)  # and it names an original's variant URLs through this hook

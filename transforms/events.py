@@ -3,8 +3,8 @@
 Every worker that has learned an original's facts (variants.KnownOriginals.remember) first subscribes to
 CHANNEL in a thread of its own; a delete on any host is published there, and each worker drops the original's
 facts, its memory-tier copies and this host's variants on disk within milliseconds. When Redis is away the
-message is lost: KNOWN_ORIGINALS_SECONDS (60 s) stays the bound, and a worker that subscribes again after a failure
-forgets every fact and memory-tier copy it had, since it may have missed a delete meanwhile.
+message is lost: KNOWN_ORIGINALS_SECONDS (60 s), how long a worker trusts what it remembered, stays the bound (facts
+are never kept longer, so a delete missed during an outage is honoured by then too).
 """
 
 import contextlib
@@ -32,7 +32,6 @@ class Listener:
 
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
-        self._forget_all: Callable[[], None] = lambda: None
         self._pid = 0
         self._lock = threading.Lock()
         self.subscribed = threading.Event()
@@ -40,10 +39,6 @@ class Listener:
 
     def on(self, kind: str, handler: Handler) -> None:
         self._handlers[kind] = handler
-
-    def on_missed(self, forget_all: Callable[[], None]) -> None:
-        """What to do when messages may have been missed (subscribed again after a failure)."""
-        self._forget_all = forget_all
 
     def ensure(self) -> None:
         """Start listening in this process unless it does; the first time, wait briefly for the subscription."""
@@ -58,7 +53,7 @@ class Listener:
         self.subscribed.wait(SUBSCRIBE_WAIT_SECONDS)
 
     def _run(self) -> None:
-        pid, failed_before = os.getpid(), False
+        pid = os.getpid()
         while self._pid == pid:
             client = redis_tier.client()
             if client is None:
@@ -71,10 +66,9 @@ class Listener:
                 while self._pid == pid:
                     message = pubsub.get_message(timeout=1.0)
                     if message is not None:
-                        failed_before = self._handle(message, failed_before)
+                        self._handle(message)
             except Exception as exc:  # noqa: BLE001 - Redis away: the expiry is the bound until it is back
                 self.subscribed.clear()
-                failed_before = True
                 logger.warning("lost the subscription to %s: %s; retrying", CHANNEL, exc)
                 time.sleep(settings.REDIS_RETRY_SECONDS)
             finally:
@@ -82,14 +76,12 @@ class Listener:
                     with contextlib.suppress(Exception):  # it is being dropped
                         pubsub.close()
 
-    def _handle(self, message: dict[str, Any], failed_before: bool) -> bool:
+    def _handle(self, message: dict[str, Any]) -> None:
         if message.get("type") == "subscribe":
-            if failed_before:
-                self._forget_all()  # a delete may have gone by while this worker was not listening
             self.subscribed.set()
-            return False
+            return
         if message.get("type") != "message":
-            return failed_before
+            return
         data = message.get("data")
         text = data.decode() if isinstance(data, bytes) else str(data)
         kind, _, original_id = text.partition(":")
@@ -100,7 +92,6 @@ class Listener:
                 handler(original_id)
             except Exception:
                 logger.exception("handling %s of %s failed", kind, original_id)
-        return failed_before
 
 
 listener = Listener()

@@ -115,12 +115,6 @@ def forget_everywhere_here(original_id: str) -> None:
     cache.disk_purge(original_id)
 
 
-def forget_all_facts() -> None:
-    """Deletes may have been missed (Redis was away): forget every fact and memory-tier copy of this worker."""
-    known_originals.reset()
-    cache.memory_tier.reset()
-
-
 def forget_facts(sender: object, *, original_id: str, **kwargs: object) -> None:
     """An original's focal point moved (originals.signals.original_changed): this worker reads its facts anew.
     The variants that used the old point keep their keys, which nothing names any more; the per-original cap

@@ -50,11 +50,3 @@ def test_a_moved_focal_point_elsewhere_makes_this_worker_read_the_facts_again(up
     redis.Redis.from_url(settings.REDIS_URL).publish(events.CHANNEL, f"changed:{original_id}")
     wait_for(lambda: known_originals.get(original_id) is None)
     assert variants_dir(original_id).is_dir(), "a moved point keeps the variants (their keys name the point)"
-
-
-def test_a_worker_that_subscribes_again_after_a_failure_forgets_what_it_may_have_missed():
-    listener = events.Listener()
-    forgotten: list[bool] = []
-    listener.on_missed(lambda: forgotten.append(True))
-    assert listener._handle({"type": "subscribe"}, failed_before=False) is False and not forgotten
-    assert listener._handle({"type": "subscribe"}, failed_before=True) is False and forgotten == [True]
