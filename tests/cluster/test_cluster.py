@@ -11,6 +11,7 @@ import re
 import subprocess
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -167,6 +168,52 @@ def test_a_delete_on_one_host_is_gone_from_every_host_within_a_second(cluster: C
     time.sleep(0.2)
     leftovers = [host.data_dir / "variants" / original["id"] for host in cluster.hosts]
     assert not [path for path in leftovers if path.exists()], "a host's disk still holds its variants"
+
+
+def test_uploads_on_one_host_racing_deletes_on_another_never_leave_a_record_without_its_object(
+    cluster: Cluster,
+) -> None:
+    """The same bytes put-and-recorded on A while B counts-and-unlinks them: PostgreSQL's advisory lock on the hash
+    holds across hosts (a file lock would not), so every record left has its object and no object outlives them."""
+    a, b, _ = cluster.hosts
+    data = photo(8, (300, 200))
+    sha = hashlib.sha256(data).hexdigest()
+    bearer = {"Authorization": f"Bearer {token(b)}"}
+    stop = time.monotonic() + 8
+    failures: list[str] = []
+    done: Counter[str] = Counter()
+
+    def uploads() -> None:
+        while time.monotonic() < stop:
+            status, _, body = a.upload(data)
+            done[f"upload {status}"] += 1
+            if status not in (200, 201):
+                failures.append(f"upload {status} {body[:100]!r}")
+
+    def deletes() -> None:
+        while time.monotonic() < stop:
+            status, _, body = b.request("GET", "/api/v1/originals/?page_size=100")
+            for item in json.loads(body)["results"]:
+                if item["sha256"] == sha:
+                    status, _, body = b.request("DELETE", f"/api/v1/originals/{item['id']}/", headers=bearer)
+                    done[f"delete {status}"] += 1
+                    if status not in (204, 404):
+                        failures.append(f"delete {status} {body[:100]!r}")
+
+    threads = [threading.Thread(target=uploads) for _ in range(2)] + [threading.Thread(target=deletes)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures, failures[:5]
+    print(dict(done))
+    assert done["upload 201"] >= 3 and done["delete 204"] >= 3, done  # it raced: records came and went
+    _, _, body = a.request("GET", "/api/v1/originals/?page_size=100")
+    records = [item for item in json.loads(body)["results"] if item["sha256"] == sha]
+    objects = [key for key in cluster.store.objects() if sha in key]
+    assert objects == ([f"{sha[:2]}/{sha}.jpg"] if records else []), (records, objects)
+    for item in records:
+        assert b.request("GET", f"/api/v1/originals/{item['id']}/file/")[2] == data
 
 
 def test_the_object_store_away_and_back(cluster: Cluster) -> None:
