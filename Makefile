@@ -9,7 +9,7 @@ export WEB_CONCURRENCY ?= 4
 export DATA_DIR ?= $(CURDIR)/var
 export DARKROOM_ENV ?= local
 
-.PHONY: run dev superuser manage database test lint typecheck pytest test-postgres migrate container-check clean bench soak cluster
+.PHONY: run dev superuser manage database test lint typecheck pytest test-postgres migrate container-check clean bench soak trial cluster
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ manage: database
 # A management command acts on a server's data only where that server's migrated database is: never create an
 # empty one in the wrong DATA_DIR (which is how a newcomer's superuser landed beside the server, not in it).
 database: $(VENV)/.runtime
+	@test -d "$(DATA_DIR)" || [ -n "$$DATABASE_URL" ] || { \
+		echo "DATA_DIR=$(DATA_DIR) does not exist: pass the DATA_DIR the server was started with," >&2; \
+		echo "e.g. DATA_DIR=/tmp/x make superuser (nothing was created)." >&2; \
+		exit 2; }
 	@$(BIN)/python manage.py migrate --check -v 0 >/dev/null || { \
 		echo "No migrated database for DATA_DIR=$(DATA_DIR): pass the DATA_DIR (and DATABASE_URL, REDIS_URL) the" >&2; \
 		echo "server was started with, e.g. DATA_DIR=/tmp/x make superuser; or create it with make migrate." >&2; \
@@ -70,6 +74,12 @@ typecheck: $(VENV)/.dev
 
 pytest: $(VENV)/.dev
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## Issue 15's server trial: the tests that start servers, against gunicorn and granian side by side (README, "Why
+## gunicorn"); `pytest -s` prints the slow-client figures. Some fail on granian: that is the trial's answer.
+trial: $(VENV)/.dev
+	TRIAL_SERVERS=gunicorn,granian $(BIN)/pytest -s -p no:cacheprovider tests/test_slow_clients.py tests/test_server_trial.py \
+		tests/faults tests/test_operations.py -k "slow_uploads or trial or faults or json_logs or proxy_headers" $(PYTEST_ARGS)
 
 ## The database-touching tests against PostgreSQL (DATABASE_URL must name a server that can create databases).
 test-postgres: $(VENV)/.dev

@@ -262,11 +262,14 @@ def w7_rows(w7: dict[str, Any]) -> list[Row]:
 
 
 def rows(results: dict[str, Any]) -> list[Row]:
+    from bench import footprint  # its rows are built from this module's Row
+
     return [
         *w1_rows(results.get("w1", {})),
         *w2_rows(results.get("w2", {})),
         *w3_rows(results.get("w3", {})),
         *w4_rows(results.get("w4", [])),
+        *footprint.rows(results, results.get("w4", [])),
         *w5_rows(results.get("w5", {})),
         *smart_rows(results.get("smart", {})),
         *w7_rows(results.get("w7", {})),

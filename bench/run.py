@@ -19,7 +19,7 @@ from typing import Any
 
 import redis
 
-from bench import cold, hit, images, memory, mixed, quality, report, scaleout, smart, wrk
+from bench import cold, footprint, hit, images, memory, mixed, quality, report, scaleout, smart, wrk
 from bench.client import upload_id
 from bench.procs import Fleet, Service, start_darkroom, start_redis, terminate_on_signals
 
@@ -162,14 +162,18 @@ class Bench:
         self.redis_url = start_redis(self.fleet, self.args.redis_url, self.logs)
         pictures = self.make_images()
         main = self.start("darkroom-redis", redis=True)
+        self.results["footprint"] = footprint.begin(main, WORKERS)
         hit_id = upload_id(main.port, pictures["hit"], "hit.jpg")
         cold_id = upload_id(main.port, pictures["cold"], "cold-exif6.jpg")
         self.redis_ids += [hit_id, cold_id]
         disk = self.start("darkroom-disk", redis=False, memory_tier=False) if only & {"w1", "w3"} else None
         if "w1" in only and disk is not None:
             self.w1(main, disk, hit_id, pictures["hit"])
+            footprint.after(self.results, "after_w1", main)
         if "w2" in only:
             self.w2(main, cold_id, pictures["cold"])
+            footprint.after(self.results, "after_w2", main)
+            self.results["footprint"]["tier_full"] = footprint.fill_memory_tier(main, hit_id, WORKERS)
         if "w3" in only and disk is not None:
             self.w3(main, disk, cold_id, pictures["cold"])
         if disk is not None:
@@ -250,11 +254,13 @@ class Bench:
 
     def w4(self, warm: bytes, big: Path) -> None:
         service = self.start("darkroom-w4", redis=True, workers=1)
+        self.results["footprint"]["idle_w4"] = footprint.idle(service, 1)
         big_id = upload_id(service.port, big.read_bytes(), "24mp.jpg")
         warm_id = upload_id(service.port, warm, "warm.jpg")
         self.redis_ids += [big_id, warm_id]
         self.step(f"W4 memory: {len(W4_CASES)} renders from 24 MP, each on a fresh worker and in a fresh process")
         self.results["w4"] = memory.run(service, big_id, warm_id, big, W4_CASES)
+        footprint.after(self.results, "after_w4", service)
         self.fleet.stop(service)
 
     def w5(self, main: Service, hit_id: str, cold_id: str, uploads: list[bytes]) -> None:

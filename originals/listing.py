@@ -88,12 +88,19 @@ class OriginalPagination(PageNumberPagination):
     invalid_page_message = "There is no page {page_number} of this list."
 
     def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> list[Any] | None:
-        for name in (self.page_query_param, self.page_size_query_param):
+        for name, most in ((self.page_query_param, None), (self.page_size_query_param, self.max_page_size)):
             value = request.query_params.get(name)
-            if value is not None and not (value.isascii() and value.isdigit() and int(value) >= 1):
+            if value is None:
+                continue
+            if not (value.isascii() and value.isdigit() and int(value) >= 1):
+                limit = "from 1 up" if most is None else f"from 1 to {most}"
                 raise DarkroomError(
-                    f"{name} must be a whole number from 1 up, got {value[:40]!r}.",
-                    code="invalid_parameter",
+                    f"{name} must be a whole number {limit}, got {value[:40]!r}.", code="invalid_parameter", param=name
+                )
+            if most is not None and int(value) > most:  # DRF would clamp it silently
+                raise DarkroomError(
+                    f"{name} is at most {most}, got {value[:40]}; ask for the next page instead.",
+                    code="out_of_range",
                     param=name,
                 )
         return super().paginate_queryset(queryset, request, view)

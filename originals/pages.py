@@ -242,7 +242,7 @@ class UploadPage(PageView):
         return response
 
 
-_FRACTION = re.compile(r"(0|1)?(\.[0-9]{1,12})?")
+_NUMBER = re.compile(r"-?[0-9]{0,12}(\.[0-9]{1,12})?")
 
 
 def _form_fraction(request: HttpRequest, name: str) -> Decimal:
@@ -251,8 +251,12 @@ def _form_fraction(request: HttpRequest, name: str) -> Decimal:
     if not raw:
         message = f"{name} is empty; give a number from 0 to 1, or Clear."
         raise DarkroomError(message, code="empty_parameter", param=name)
-    if not (_FRACTION.fullmatch(raw) and raw != "." and Decimal(raw) <= 1):
-        raise DarkroomError(f"{name} must be a number from 0 to 1, got {raw[:40]!r}.", code="out_of_range", param=name)
+    # as the API answers: what is not a number is invalid, a number outside 0..1 out of range
+    message = f"{name} must be a number from 0 to 1, got {raw[:40]!r}."
+    if not (_NUMBER.fullmatch(raw) and raw.lstrip("-") not in ("", ".")):
+        raise DarkroomError(message, code="invalid_parameter", param=name)
+    if not 0 <= Decimal(raw) <= 1:
+        raise DarkroomError(message, code="out_of_range", param=name)
     return Decimal(raw).quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN)
 
 

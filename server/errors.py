@@ -1,7 +1,10 @@
 """The one JSON shape of every refusal ({"error", "code", "param"}), and the handlers that give it: Django's, DRF's,
 the pages'. A leaf: it imports no app of this project, and every app imports it."""
 
+import functools
 import logging
+import math
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -141,11 +144,12 @@ _FIELD_CODES = {
 }
 _INVALID_FIELD_CODE = "invalid_parameter"
 TOKEN_CODE = "token_not_valid"
+_DRF_CSRF = "CSRF Failed:"
 # Every code a refusal through DRF may carry: a closed set, so the README's table can name them all
 # (originals/tests/test_error_codes.py checks that it does).
 HANDLER_CODES = frozenset(
     {*_DRF_CODES.values(), *_STATUS_CODES.values(), _FALLBACK_CODE, *_FIELD_CODES.values(), _INVALID_FIELD_CODE}
-    | {TOKEN_CODE}
+    | {TOKEN_CODE, "csrf_failed"}
 )
 
 _TOKEN_SENTENCES = {  # simplejwt's words, as sentences that say what to do
@@ -211,10 +215,13 @@ def _api_refusal(exc: exceptions.APIException) -> dict[str, str]:
     code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), None)
     code = code or _STATUS_CODES.get(exc.status_code, _FALLBACK_CODE)
     message = _first_leaf(exc.detail)[0]
+    if isinstance(exc, exceptions.PermissionDenied) and message.startswith(_DRF_CSRF):  # SessionAuthentication's
+        reason = message.removeprefix(_DRF_CSRF).strip().rstrip(".")
+        return error_payload(_csrf_message(reason), "csrf_failed")
     message = _TOKEN_SENTENCES.get(message) or _sentence(message or str(exc.default_detail))
     wait = getattr(exc, "wait", None)
     if isinstance(exc, exceptions.Throttled) and wait is not None:
-        message = f"Too many requests; try again in {int(wait) + 1} seconds."
+        message = f"Too many requests; try again in {math.ceil(wait)} seconds."  # as Retry-After says
     return error_payload(message, code)
 
 
@@ -267,3 +274,39 @@ def json_400(request: HttpRequest, exception: Exception | None = None) -> HttpRe
 
 def json_403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return refusal_in_kind(request, "You may not do this.", "permission_denied", 403)
+
+
+def method_refusal(request: HttpRequest, allowed: list[str]) -> HttpResponse:
+    """405 in kind, with the Allow header naming what the URL takes."""
+    response = refusal_in_kind(
+        request, f"{request.method} is not allowed here; use {', '.join(allowed)}.", "method_not_allowed", 405
+    )
+    response["Allow"] = ", ".join(allowed)
+    return response
+
+
+def allow_methods(*methods: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Django's require_http_methods with the house's refusal: a JSON 405 (in kind) with Allow. The methods are
+    kept on the view (`allowed_methods`), so that MethodMiddleware refuses others before any CSRF check."""
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @functools.wraps(view)
+        def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method not in methods:
+                return method_refusal(request, list(methods))
+            return view(request, *args, **kwargs)
+
+        checked.allowed_methods = methods  # type: ignore[attr-defined]
+        return checked
+
+    return decorator
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: Django's CSRF refusal in the house's shape (in kind), never its own HTML page."""
+    logger.warning("CSRF check failed for %s %s: %s", request.method, request.path, reason)
+    return refusal_in_kind(request, _csrf_message(reason), "csrf_failed", 403)
+
+
+def _csrf_message(reason: str) -> str:
+    return f"The page's security token is missing or stale ({reason}); reload the page and try again."

@@ -9,6 +9,12 @@ from server.settings import DATA_DIR, TRUSTED_PROXIES
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
+# Threads, not one sync worker per request: a sync worker is held for as long as its client takes to send its body,
+# so four clients uploading at 1 KB/s stopped every hit on four workers (tests/test_slow_clients.py). A gthread worker
+# waits for a request's first bytes in its event loop and reads a body in one of its threads: WEB_THREADS slow uploads
+# per worker are harmless. Renders stay bounded per worker (MAX_CONCURRENT_RENDERS), each in a render process.
+worker_class = "gthread"
+threads = int(os.environ.get("WEB_THREADS", "32"))
 timeout = 60
 graceful_timeout = 10
 accesslog = None  # the request log is Django's own JSON line (server/middleware.py), with timings

@@ -9,9 +9,8 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
 
-from server.errors import error_response
+from server.errors import allow_methods, error_response
 
 from .metrics import exposition
 
@@ -20,7 +19,7 @@ UNAVAILABLE = "unavailable"
 
 
 @never_cache
-@require_GET
+@allow_methods("GET", "HEAD")
 def healthz(request: HttpRequest) -> JsonResponse:
     """The process answers; nothing else is checked (a dead Redis must not get a worker restarted)."""
     return JsonResponse({"status": "ok"})
@@ -54,7 +53,7 @@ CHECKS = {"database": _check_database, "data_dir": _check_data_dir, "redis": _ch
 
 
 @never_cache
-@require_GET
+@allow_methods("GET", "HEAD")
 def readyz(request: HttpRequest) -> JsonResponse:
     """Ready when the database answers, DATA_DIR is writable and Redis answers (or is not configured)."""
     results: dict[str, str] = {}
@@ -78,7 +77,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
 
 
 @never_cache
-@require_GET
+@allow_methods("GET", "HEAD")
 def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus text format; public only where METRICS_PUBLIC is on, else behind METRICS_TOKEN."""
     if not settings.METRICS_PUBLIC:

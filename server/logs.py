@@ -19,7 +19,8 @@ class DowngradeToWarning(logging.Filter):
     """Makes a record one WARNING line without a traceback.
 
     For django.security.DisallowedHost: Django logs every request with a Host outside ALLOWED_HOSTS as an
-    ERROR with its traceback, though it is the client's mistake (or a scanner's) and is answered with a 400.
+    ERROR with its traceback, though it is the client's mistake (or a scanner's) and is answered with a 400;
+    and for a body over DATA_UPLOAD_MAX_MEMORY_SIZE or the field limits, answered with a 413.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -14,7 +14,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponseBase
 from django.urls import resolve
 
-from server.errors import error_response
+from server.errors import error_response, method_refusal
 
 from .logs import request_id_var
 from .metrics import HTTP_RESPONSES
@@ -156,3 +156,41 @@ class HealthCheckMiddleware:
             return self.get_response(request)
         request.resolver_match = resolve(request.path_info)  # for the request log's route label
         return view(request)
+
+
+def allowed_methods(view: Callable[..., Any]) -> list[str] | None:
+    """The methods a resolved view takes, read off it as Django and DRF dispatch them; None when it cannot say
+    (a plain function view, the admin's), which then answers for itself."""
+    actions = getattr(view, "actions", None)  # a DRF viewset's route: its method -> action map
+    cls = getattr(view, "view_class", None) or getattr(view, "cls", None)
+    if actions is not None and cls is not None:
+        names = {*actions, *(["options"] if hasattr(cls, "options") else [])}
+    elif cls is not None:
+        names = {name for name in cls.http_method_names if hasattr(cls, name)}
+    else:
+        declared = getattr(view, "allowed_methods", None)  # server.errors.allow_methods
+        return None if declared is None else list(declared)
+    if "get" in names and "head" in cls.http_method_names:
+        names.add("head")  # Django's View.setup and DRF's viewsets answer HEAD with get
+    order = [name for name in cls.http_method_names if name in names]
+    return [name.upper() for name in order]
+
+
+class MethodMiddleware:
+    """A method the URL does not take is a 405 naming the ones it does, before the CSRF check (which would
+    answer a POST to a read-only URL with a 403) and before authentication (which would answer a PUT with a
+    401): what is wrong with the request is said first."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        return self.get_response(request)
+
+    def process_view(
+        self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any
+    ) -> HttpResponseBase | None:
+        allowed = allowed_methods(view)
+        if allowed is None or request.method in allowed:
+            return None
+        return method_refusal(request, allowed)

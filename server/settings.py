@@ -81,6 +81,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"] if LOCAL else [])
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set in production, e.g. ALLOWED_HOSTS=images.example.com")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_FAILURE_VIEW = "server.errors.csrf_failure"  # a CSRF refusal in the house's shape, never Django's page
 
 DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
 ORIGINALS_DIR = DATA_DIR / "originals"
@@ -136,6 +137,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "server.middleware.MethodMiddleware",  # a wrong method is a 405, not the CSRF check's 403
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -427,6 +429,11 @@ LOGGING = {
         "django.request": {"level": "ERROR"},  # refusals are logged once, by darkroom.request
         # A Host outside ALLOWED_HOSTS is the client's mistake (a 400): one WARNING line, no traceback.
         "django.security.DisallowedHost": {"filters": ["downgrade_to_warning"]},
+        # So is a body over the limits (answered 413 body_too_large): a WARNING, not an ERROR with a traceback.
+        **{
+            f"django.security.{name}": {"filters": ["downgrade_to_warning"]}
+            for name in ("RequestDataTooBig", "TooManyFieldsSent", "TooManyFilesSent")
+        },
     },
 }
 

@@ -1,4 +1,5 @@
-"""Start the service the way `make run` does (gunicorn, several workers) in a throwaway DATA_DIR, for tests."""
+"""Start the service the way `make run` does (real server processes, several workers) in a throwaway DATA_DIR,
+for tests; `server=` picks another of the application servers the trial compares (README, "Why <server>")."""
 
 import http.client
 import os
@@ -12,6 +13,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+
+
+# The command line of each application server of issue 15's trial, configured alike (WEB_CONCURRENCY worker processes
+# of WEB_THREADS threads; HOST and PORT from the environment). MAKE_RUN is the one `make run`, the Dockerfile and
+# fly.toml use; the others lost the trial (README, "Why gunicorn") and stay to repeat it.
+COMMANDS: dict[str, list[str]] = {
+    "gunicorn": [str(BIN / "gunicorn"), "-c", "server/gunicorn.py", "server.wsgi:application"],
+    "granian": [str(BIN / "python"), "-m", "server.granian_serve"],
+}
+MAKE_RUN = "gunicorn"
+# The servers the trial's tests run against, side by side (the slow clients, tests/faults, tests/test_server_trial.py,
+# JSON logs, proxy headers): make run's alone in `make test`; `make trial` names them all.
+TRIAL = [name.strip() for name in os.environ.get("TRIAL_SERVERS", MAKE_RUN).split(",") if name.strip()]
+if unknown := set(TRIAL) - set(COMMANDS):
+    raise ValueError(f"TRIAL_SERVERS names no server of tests/server.py: {sorted(unknown)}")
 
 
 def free_port() -> int:
@@ -69,14 +85,15 @@ def start(
     workers: int = 4,
     extra_env: dict[str, str] | None = None,
     log_path: Path | None = None,
+    server: str = MAKE_RUN,
     host: str = "127.0.0.1",
     port: int | None = None,
     database_url: str = "",
     own_group: bool = False,
 ) -> Server:
-    """Migrate, then run gunicorn like `make run`; returns once it answers. `database_url` shares a database (else
-    each DATA_DIR has its SQLite); `own_group` puts gunicorn and its workers in a process group of their own, which
-    a test may SIGKILL whole (os.killpg), as a host that dies."""
+    """Migrate, then run `server` (make run's by default) like `make run`; returns once it answers. `database_url`
+    shares a database (else each DATA_DIR has its SQLite); `own_group` puts the server and its workers in a process
+    group of their own, which a test may SIGKILL whole (os.killpg), as a host that dies."""
     env = {
         **os.environ,
         "DARKROOM_ENV": "local",
@@ -94,21 +111,21 @@ def start(
     env["PROMETHEUS_MULTIPROC_DIR"] = str(data_dir / "prometheus")
     log = open(log_path, "ab") if log_path is not None else None  # noqa: SIM115 - owned by the process
     process = subprocess.Popen(
-        [str(BIN / "gunicorn"), "-c", "server/gunicorn.py", "server.wsgi:application"],
+        COMMANDS[server],
         cwd=ROOT,
         env=env,
         stderr=log,
         start_new_session=own_group,
     )
-    server = Server(process, port, data_dir, host)
+    running = Server(process, port, data_dir, host)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {process.returncode}")
+            raise RuntimeError(f"{server} exited with {process.returncode}")
         try:
-            server.request("GET", "/api/v1/originals/")
-            return server
+            running.request("GET", "/api/v1/originals/")
+            return running
         except OSError:
             time.sleep(0.1)
-    server.stop()
-    raise RuntimeError("gunicorn did not answer within 30 s")
+    running.stop()
+    raise RuntimeError(f"{server} did not answer within 30 s")

@@ -163,3 +163,13 @@ def test_fly_trusts_its_proxy_not_everyone_and_signs_urls():
     assert forwarded_allow_ips == trusted_proxies == FLY["env"]["TRUSTED_PROXIES"].split(",")
     assert "*" not in forwarded_allow_ips and all(not n.endswith("/0") for n in trusted_proxies)
     assert signing == "presets" and header == "Fly-Client-IP"
+
+
+def test_fly_sends_a_machine_no_more_requests_than_its_threads(monkeypatch):
+    """gthread workers (a slow upload holds a thread, not a worker): Fly's hard limit fits their threads."""
+    env = image_env()
+    monkeypatch.setenv("WEB_CONCURRENCY", FLY["env"].get("WEB_CONCURRENCY", env["WEB_CONCURRENCY"]))
+    gunicorn = runpy.run_path(str(ROOT / "server" / "gunicorn.py"))
+    assert gunicorn["worker_class"] == "gthread"
+    concurrency = FLY["http_service"]["concurrency"]
+    assert concurrency["soft_limit"] <= concurrency["hard_limit"] <= gunicorn["workers"] * gunicorn["threads"]

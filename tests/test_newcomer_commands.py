@@ -152,4 +152,9 @@ def test_another_data_dir_is_refused_not_created(newcomer, tmp_path):
     elsewhere = tmp_path / "typo"
     answer = newcomer.run(the_line("prune_variants").replace("/tmp/darkroom", str(elsewhere)))
     assert answer.returncode != 0
+    assert f"DATA_DIR={elsewhere} does not exist" in answer.stderr
+    assert not elsewhere.exists(), "refused without leaving an empty DATA_DIR behind"
+    elsewhere.mkdir()  # a directory, but not the server's: its database is not there
+    answer = newcomer.run(the_line("prune_variants").replace("/tmp/darkroom", str(elsewhere)))
+    assert answer.returncode != 0
     assert f"No migrated database for DATA_DIR={elsewhere}" in answer.stderr

@@ -204,9 +204,11 @@ def test_prune_schedule_enforces_the_cap(tmp_path: Path):
 
 
 @pytest.mark.slow
-def test_json_logs_with_request_id_and_timing(tmp_path: Path):
+@pytest.mark.parametrize("server_name", live.TRIAL)
+def test_json_logs_with_request_id_and_timing(tmp_path: Path, server_name: str):
     log_path = tmp_path / "server.log"
-    running = live.start(tmp_path / "data", workers=1, extra_env={"LOG_FORMAT": "json"}, log_path=log_path)
+    env = {"LOG_FORMAT": "json"}
+    running = live.start(tmp_path / "data", workers=1, extra_env=env, log_path=log_path, server=server_name)
     try:
         status, _, _ = running.request("GET", "/healthz", headers={"X-Request-ID": "trace-me-123"})
         assert status == 200
@@ -220,10 +222,11 @@ def test_json_logs_with_request_id_and_timing(tmp_path: Path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("trusted_proxies", "trusted"), [("127.0.0.0/8", True), ("192.0.2.0/24", False)])
-def test_production_gunicorn_believes_proxy_headers_only_from_trusted_proxies(
-    tmp_path: Path, trusted_proxies: str, trusted: bool
+@pytest.mark.parametrize("server_name", live.TRIAL)
+def test_production_server_believes_proxy_headers_only_from_trusted_proxies(
+    tmp_path: Path, trusted_proxies: str, trusted: bool, server_name: str
 ):
-    """gunicorn (the scheme) and Django (the client's address) both ask TRUSTED_PROXIES, in production mode.
+    """The server (the scheme) and Django (the client's address) both ask TRUSTED_PROXIES, in production mode.
 
     And a Host outside ALLOWED_HOSTS, there too, is a JSON 400 with one WARNING line, not an ERROR and a traceback.
     """
@@ -237,7 +240,7 @@ def test_production_gunicorn_believes_proxy_headers_only_from_trusted_proxies(
         "TRUSTED_PROXIES": trusted_proxies,
         "LOG_FORMAT": "json",
     }
-    running = live.start(tmp_path / "data", workers=1, extra_env=env, log_path=log_path)
+    running = live.start(tmp_path / "data", workers=1, extra_env=env, log_path=log_path, server=server_name)
     try:
         proxy_headers = {"Fly-Client-IP": "203.0.113.9", "X-Forwarded-Proto": "https", "Accept": "application/json"}
         status, _, body = running.upload(jpeg_bytes(), headers=proxy_headers)
@@ -285,3 +288,13 @@ def test_cache_hits_are_counted_not_logged_unless_asked(client: Client, caplog: 
             client.get(path)
     lines = [r for r in caplog.records if r.name == "darkroom.request" and r.getMessage().startswith("GET /image/")]
     assert [r.__dict__["cache"] for r in lines] == ["miss", "hit-redis"]
+
+
+def test_a_body_over_the_limit_is_a_413_and_one_warning_line(client: Client, caplog: pytest.LogCaptureFixture):
+    body = json.dumps({"username": "a" * 3_000_000, "password": "b"})
+    with caplog.at_level("INFO"):
+        response = client.post("/api/v1/token/", body, content_type="application/json")
+    assert response.status_code == 413 and response.json()["code"] == "body_too_large"
+    serious = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [(r.name, r.levelname) for r in serious] == [("django.security.RequestDataTooBig", "WARNING")]
+    assert serious[0].exc_info is None, "no traceback: the client's mistake, answered"

@@ -17,16 +17,14 @@ from .pipeline import ENCODERS, animation_for
 from .spec import VariantSpec
 from .variants import OriginalFacts, Variant
 
-# The facts never change for an id, but an original can be deleted and (soon) its focal point moved: a short life
-# in shared caches, then a revalidation that costs a 304.
+# The facts never change for an id, but an original can be deleted and its focal point moved: a short life in
+# shared caches, then a revalidation that costs a 304.
 INFO_CACHE_CONTROL = "public, max-age=300"
 
 
 def focal_point(original: OriginalFacts) -> dict[str, float] | None:
-    """The original's focal point as fractions of its upright picture, or None while it has none (Original has no
-    focal_x and focal_y yet; once OriginalFacts carries them, this reads them)."""
-    x, y = getattr(original, "focal_x", None), getattr(original, "focal_y", None)
-    return None if x is None or y is None else {"x": x, "y": y}
+    """The original's focal point as fractions of its upright picture, or None while it has none."""
+    return None if original.focal is None else {"x": float(original.focal[0]), "y": float(original.focal[1])}
 
 
 def _number(value: float) -> float | int:
@@ -39,7 +37,7 @@ def variant_info(variant: Variant, asked: VariantSpec) -> dict[str, Any]:
     original, spec = variant.original, variant.spec
     upright = (original.width, original.height)
     canvas, picture = output_geometry(upright, spec)
-    left, top, right, bottom = resized_region(upright, spec)
+    (left, top, right, bottom), smart = resized_region(upright, spec)
     animation = animation_for(original.format, original.frames, variant.out_format)
     return {
         "original": {
@@ -63,8 +61,9 @@ def variant_info(variant: Variant, asked: VariantSpec) -> dict[str, Any]:
             "etag": variant.etag,
         },
         "crop": {
-            "x": _number(left),
-            "y": _number(top),
+            # gravity=smart finds where the box goes in the pixels, which info/ does not decode: its size only
+            "x": None if smart else _number(left),
+            "y": None if smart else _number(top),
             "width": _number(right - left),
             "height": _number(bottom - top),
         },

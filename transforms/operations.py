@@ -229,9 +229,17 @@ def output_geometry(upright: tuple[int, int], spec: VariantSpec) -> tuple[tuple[
     return plan.pad or picture, picture
 
 
-def resized_region(upright: tuple[int, int], spec: VariantSpec) -> tuple[float, float, float, float]:
-    """The region of the upright picture that becomes the variant, (left, top, right, bottom) in its pixels."""
-    return plan_for(upright, 1, spec, alpha=True).box or (0, 0, *upright)
+def resized_region(upright: tuple[int, int], spec: VariantSpec) -> tuple[tuple[float, float, float, float], bool]:
+    """The region of the upright picture that becomes the variant, (left, top, right, bottom) in its pixels, and
+    whether its place is still to be found in the pixels (`gravity=smart`, where it keeps less than the crop)."""
+    plan = plan_for(upright, 1, spec, alpha=True)
+    box = plan.box or (0, 0, *upright)
+    region = plan.region or (0, 0, *upright)
+    smart = spec.value("gravity") == "smart" and (box[2] - box[0], box[3] - box[1]) != (
+        region[2] - region[0],
+        region[3] - region[1],
+    )
+    return box, smart
 
 
 def refine_all(image: Image.Image, plan: Plan) -> Plan:

@@ -54,7 +54,7 @@ def test_a_program_gets_json(path, status, says, accept):
 def test_a_wrong_method_on_a_page(original_id):
     response = Client().delete(f"/originals/{original_id}/", headers={"Accept": BROWSER_ACCEPT})
     assert response.status_code == 405 and "GET" in response["Allow"]
-    assert "DELETE is not allowed here." in response.content.decode()
+    assert "DELETE is not allowed here; use GET, HEAD, OPTIONS." in response.content.decode()
 
 
 def test_the_builders_json_stays_json(original_id):

@@ -85,6 +85,9 @@ def test_list_is_newest_first_paginated_and_filtered(client):
         ("page=abc", "page"),
         ("page=0", "page"),
         ("page_size=-1", "page_size"),
+        ("page_size=0", "page_size"),
+        ("page_size=101", "page_size"),  # not clamped to 100
+        ("page_size=99999999999999999999", "page_size"),
         ("format=", "format"),
         ("created_before=", "created_before"),
     ],

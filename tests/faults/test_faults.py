@@ -26,6 +26,12 @@ from .. import server as live
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture(params=live.TRIAL)
+def server_name(request: pytest.FixtureRequest) -> str:
+    """Every fault against each application server of the trial (tests/server.py), side by side."""
+    return str(request.param)
+
+
 def jpeg(size: tuple[int, int], seed: int = 0) -> bytes:
     picture = images.photo(size)
     picture.paste(((seed * 53) % 256, (seed * 101) % 256, 0), (0, 0, 16, 16))  # distinct pictures per seed
@@ -112,8 +118,8 @@ def redis(tmp_path: Path) -> Iterator[RedisProcess]:
         process.kill()
 
 
-def test_redis_killed_frozen_and_restarted(tmp_path: Path, redis: RedisProcess):
-    server = live.start(tmp_path / "data", redis_url=redis.url, workers=2)
+def test_redis_killed_frozen_and_restarted(tmp_path: Path, server_name: str, redis: RedisProcess):
+    server = live.start(tmp_path / "data", redis_url=redis.url, workers=2, server=server_name)
     try:
         original = upload(server, jpeg((800, 600)))
         path = f"/image/{original['id']}/?w=200"
@@ -159,8 +165,8 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     subprocess.run(["umount", "-l", str(variants)], check=False)
 
 
-def test_variant_disk_full_then_read_only_then_fixed(tmp_path: Path, small_disk: Path):
-    server = live.start(tmp_path / "data", workers=2)
+def test_variant_disk_full_then_read_only_then_fixed(tmp_path: Path, server_name: str, small_disk: Path):
+    server = live.start(tmp_path / "data", workers=2, server=server_name)
     try:
         original = upload(server, jpeg((2000, 1500)))
         filler = small_disk / "filler"
@@ -183,8 +189,8 @@ def test_variant_disk_full_then_read_only_then_fixed(tmp_path: Path, small_disk:
         server.stop()
 
 
-def test_worker_killed_mid_upload_and_mid_render(tmp_path: Path):
-    server = live.start(tmp_path / "data", workers=1)
+def test_worker_killed_mid_upload_and_mid_render(tmp_path: Path, server_name: str):
+    server = live.start(tmp_path / "data", workers=1, server=server_name)
     originals_dir = tmp_path / "data" / "originals"
     try:
         data = jpeg((3000, 2000), seed=2)
@@ -236,8 +242,8 @@ def _ignore_errors(server: live.Server, path: str) -> None:
         server.request("GET", path)
 
 
-def test_database_locked(tmp_path: Path):
-    server = live.start(tmp_path / "data", workers=1, extra_env={"SQLITE_BUSY_SECONDS": "1"})
+def test_database_locked(tmp_path: Path, server_name: str):
+    server = live.start(tmp_path / "data", workers=1, extra_env={"SQLITE_BUSY_SECONDS": "1"}, server=server_name)
     try:
         database = tmp_path / "data" / "darkroom.sqlite3"
         locker = sqlite3.connect(database, timeout=5, isolation_level=None, check_same_thread=False)
@@ -267,8 +273,8 @@ def children(pid: int) -> list[int]:
     return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
-def test_workers_are_recycled_and_their_render_processes_go_with_them(tmp_path: Path):
-    server = live.start(tmp_path / "data", workers=1, extra_env={"MAX_REQUESTS": "20"})
+def test_workers_are_recycled_and_their_render_processes_go_with_them(tmp_path: Path, server_name: str):
+    server = live.start(tmp_path / "data", workers=1, extra_env={"MAX_REQUESTS": "20"}, server=server_name)
     try:
         (worker,) = worker_pids(server)
         deadline = time.monotonic() + 10
@@ -297,12 +303,12 @@ def status_kib(pid: int, field: str) -> int:
     raise KeyError(field)
 
 
-def test_the_security_reviews_reproductions_do_not_take_the_worker(tmp_path: Path):
+def test_the_security_reviews_reproductions_do_not_take_the_worker(tmp_path: Path, server_name: str):
     """Issue 16's reproductions against a real worker: refused in milliseconds, or rendered by the worker's render
     process within the documented bound, while the worker itself does not grow."""
     from transforms.tests.test_budgets import SOURCES
 
-    server = live.start(tmp_path / "data", workers=1)
+    server = live.start(tmp_path / "data", workers=1, server=server_name)
     try:
         ids = {name: upload(server, SOURCES[name]())["id"] for name in ("animated gif", "tall strip", "wide strip")}
         (worker,) = worker_pids(server)

@@ -60,9 +60,10 @@ def test_warm_counts_a_crop_that_does_not_fit_an_original_as_failed(upload_origi
     large = upload_original(images.encode(images.marker((640, 480)), "PNG"), "large.png")["id"]
     err = io.StringIO()
     out = io.StringIO()
-    call_command(
-        "warm_variants", "crop=100,100,50,50", "--original", small, "--original", large, stdout=out, stderr=err
-    )
+    with pytest.raises(CommandError, match=r"1 variant\(s\) could not be warmed"):  # exit status 1
+        call_command(
+            "warm_variants", "crop=100,100,50,50", "--original", small, "--original", large, stdout=out, stderr=err
+        )
     assert "rendered 1, already cached 0, failed 1" in out.getvalue()
     assert f"{small}?crop=100,100,50,50: crop=100,100,50,50 reaches outside the 64x48 picture" in err.getvalue()
 

@@ -82,8 +82,10 @@ def test_without_javascript_the_form_sets_and_clears_the_point(alice, picture):
     [
         ({"focal_x": "1.5", "focal_y": "0.5"}, "focal_x", "out_of_range"),
         ({"focal_x": "0.5", "focal_y": "-0.1"}, "focal_y", "out_of_range"),
-        ({"focal_x": "0.5", "focal_y": "abc"}, "focal_y", "out_of_range"),
-        ({"focal_x": "0,5", "focal_y": "0.5"}, "focal_x", "out_of_range"),
+        ({"focal_x": "0.5", "focal_y": "abc"}, "focal_y", "invalid_parameter"),  # as the API: not a number
+        ({"focal_x": "0,5", "focal_y": "0.5"}, "focal_x", "invalid_parameter"),
+        ({"focal_x": "-", "focal_y": "0.5"}, "focal_x", "invalid_parameter"),
+        ({"focal_x": "2", "focal_y": "0.5"}, "focal_x", "out_of_range"),
         ({"focal_x": "", "focal_y": "0.5"}, "focal_x", "empty_parameter"),
         ({"focal_y": "0.5"}, "focal_x", "empty_parameter"),
     ],

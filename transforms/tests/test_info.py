@@ -1,13 +1,14 @@
 """GET /image/<id>/info/: the variant's plan as JSON, with the refusals and signature of /image/, never a render."""
 
 import io
-from types import SimpleNamespace
+from decimal import Decimal
 
 import pytest
 from django.test import Client, override_settings
 from PIL import Image
 
-from transforms.info import focal_point
+from originals.models import Original
+from originals.services import original_focus
 from transforms.render_pool import render_pool
 
 from . import images
@@ -42,6 +43,14 @@ PLANS = [
     ("w=200&h=100&fit=cover&rotate=90", (200, 100), (200, 100), (500, 0, 600, 1200), "jpeg"),
     ("w=300&dpr=2&fmt=webp", (600, 450), (600, 450), (0, 0, 1600, 1200), "webp"),
     ("w=5000", (1600, 1200), (1600, 1200), (0, 0, 1600, 1200), "jpeg"),  # never enlarged
+    ("crop=100,200,800,400", (800, 400), (800, 400), (100, 200, 800, 400), "jpeg"),
+    ("crop=0.5,0.0,0.5,1.0&w=400", (400, 600), (400, 600), (800, 0, 800, 1200), "jpeg"),  # fractions, resolved
+    ("w=200&h=200&fit=cover&gravity=nw", (200, 200), (200, 200), (0, 0, 1200, 1200), "jpeg"),
+    ("w=200&h=200&fit=cover&gravity=e", (200, 200), (200, 200), (400, 0, 1200, 1200), "jpeg"),
+    ("w=200&h=200&fit=cover&gravity=focal", (200, 200), (200, 200), (200, 0, 1200, 1200), "jpeg"),  # none: centre
+    ("crop=0,0,800,1200&w=100&h=100&fit=cover&gravity=s", (100, 100), (100, 100), (0, 400, 800, 800), "jpeg"),
+    ("w=200&h=200&fit=cover&gravity=smart", (200, 200), (200, 200), (None, None, 1200, 1200), "jpeg"),
+    ("crop=0,0,1200,1200&w=200&h=200&fit=cover&gravity=smart", (200, 200), (200, 200), (0, 0, 1200, 1200), "jpeg"),
 ]
 
 
@@ -156,6 +165,14 @@ def test_signed_like_the_image(client: Client, photo: str) -> None:
     assert forged.status_code == 403 and forged.json()["code"] == "invalid_signature"
 
 
-def test_the_focal_point_is_read_once_the_facts_carry_it() -> None:
-    assert focal_point(SimpleNamespace(id="x")) is None  # type: ignore[arg-type]
-    assert focal_point(SimpleNamespace(focal_x=0.25, focal_y=0.75)) == {"x": 0.25, "y": 0.75}  # type: ignore[arg-type]
+def test_the_focal_point_and_the_box_it_places(client: Client, photo: str) -> None:
+    original = Original.objects.get(pk=photo)
+    original_focus(original=original, focal_x=Decimal("0.9"), focal_y=Decimal("0.25"))
+    body = info(client, photo, "w=200&h=200&fit=cover&gravity=focal")
+    assert body["focal_point"] == {"x": 0.9, "y": 0.25}
+    assert body["crop"] == {"x": 400, "y": 0, "width": 1200, "height": 1200}, "as near 1440,300 as the picture allows"
+    assert body["variant"]["url"] == f"/image/{photo}/?fit=cover&gravity=focal&h=200&w=200"
+    tall = info(client, photo, "w=400&h=100&fit=cover&gravity=focal")["crop"]
+    assert tall == {"x": 0, "y": 100, "width": 1600, "height": 400}, "centred on y=300"
+    original_focus(original=original, focal_x=None, focal_y=None)
+    assert info(client, photo, "w=200")["focal_point"] is None

@@ -77,6 +77,8 @@ class Command(BaseCommand):
                 counts[self._warm(item, spec, accept)] += 1
         cached = counts["hit-memory"] + counts["hit-redis"] + counts["hit-disk"]
         self.stdout.write(f"rendered {counts['miss']}, already cached {cached}, failed {counts['failed']}")
+        if counts["failed"]:  # a script must be able to tell: exit status 1, as for any failed command
+            raise CommandError(f"{counts['failed']} variant(s) could not be warmed; each is named above.")
 
     def _warm(self, original: Original, spec: VariantSpec, accept: str) -> str:
         try:
