@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import redis
 from django.conf import settings
 
 from .cache.redis import redis_tier
@@ -55,12 +56,14 @@ class Listener:
     def _run(self) -> None:
         pid = os.getpid()
         while self._pid == pid:
-            client = redis_tier.client()
-            if client is None:
+            if not redis_tier.configured:
                 time.sleep(1.0)
                 continue
             pubsub = None
             try:
+                # A connection of its own to REDIS_URL, not the cache's: a test or a setting that points the cache
+                # elsewhere does not move the subscription, and a quiet channel is not a timeout.
+                client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1.0, socket_timeout=30.0)
                 pubsub = client.pubsub()
                 pubsub.subscribe(CHANNEL)
                 while self._pid == pid:
