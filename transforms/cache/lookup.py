@@ -75,8 +75,9 @@ def fetch_or_render(
         data = render()
         if disk_write(path, data):
             cap_original(path.parent)
-        result_tier.put(original_id, key, out_format, data)  # before the lock goes: waiters elsewhere look there
-    redis_tier.put(original_id, key, data)
+        # Before the lock goes: a request waiting on another host takes the lock next and looks here first.
+        redis_tier.put(original_id, key, data)
+        result_tier.put(original_id, key, out_format, data)
     memory_tier.put(original_id, key, data)
     prune_schedule.rendered()
     return data, "miss"
