@@ -9,7 +9,7 @@ export WEB_CONCURRENCY ?= 4
 export DATA_DIR ?= $(CURDIR)/var
 export DARKROOM_ENV ?= local
 
-.PHONY: run dev superuser manage database test lint typecheck pytest test-postgres migrate container-check clean bench soak trial
+.PHONY: run dev superuser manage database test lint typecheck pytest test-postgres migrate container-check clean bench soak trial cluster
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ database: $(VENV)/.runtime
 ## Django's development server, with auto-reload.
 dev: migrate
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+## Three hosts on 127.0.0.2-4 sharing a new PostgreSQL database, Redis (db 14) and moto's S3 server; Ctrl-C stops them.
+cluster: $(VENV)/.dev
+	$(BIN)/python -m tests.cluster.hosts
 
 ## The whole suite: lint, types, then every test.
 test: lint typecheck pytest

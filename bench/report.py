@@ -232,6 +232,42 @@ def smart_rows(smart: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def w7_rows(w7: dict[str, Any]) -> list[Row]:
+    """W7: a cold render's original from the bucket against the disk; one host against three (shared cores)."""
+    if not w7:
+        return []
+    if "error" in w7:
+        return [Row("W7 scale-out", "not run", other=w7["error"], result="FAIL")]
+    cold = w7["cold"]
+    rows = [
+        Row("W7 scale-out", "cold render -> WebP, original on disk", None, **_latency(cold["disk"])),
+        Row(
+            "W7 scale-out",
+            "cold render -> WebP, original in the bucket",
+            None,
+            **_latency(cold["bucket"]),
+            other=f"{cold['extra_ms']:+.1f} ms a render",
+            ratio=f"{cold['bucket']['mean_ms'] / cold['disk']['mean_ms']:.2f} x disk",
+        ),
+    ]
+    for kind in ("hits", "renders"):
+        one, three = w7[f"{kind}_one"], w7[f"{kind}_three"]
+        rows.append(Row("W7 scale-out", f"{kind}, one host", one["rps"], **_latency(one), other=str(one["statuses"])))
+        rows.append(
+            Row(
+                "W7 scale-out",
+                f"{kind}, three hosts",
+                three["rps"],
+                **_latency(three),
+                other=str(three["statuses"]),
+                ratio=f"{three['rps'] / one['rps']:.2f} x one host",
+            )
+        )
+    errors = sum(w7[f"{kind}_{n}"]["status_5xx"] for kind in ("hits", "renders") for n in ("one", "three"))
+    rows.append(Row("W7 scale-out", "5xx", ratio=str(errors), target="0", result="PASS" if errors == 0 else "FAIL"))
+    return rows
+
+
 def rows(results: dict[str, Any]) -> list[Row]:
     from bench import footprint  # its rows are built from this module's Row
 
@@ -244,6 +280,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
         *w5_rows(results.get("w5", {})),
         *smart_rows(results.get("smart", {})),
         *thumbor_rows(results.get("thumbor", {})),
+        *w7_rows(results.get("w7", {})),
     ]
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import redis
 
-from bench import cold, footprint, hit, images, memory, mixed, quality, report, smart, thumbor, wrk
+from bench import cold, footprint, hit, images, memory, mixed, quality, report, scaleout, smart, thumbor, wrk
 from bench.client import upload_id
 from bench.procs import Fleet, Service, start_darkroom, start_redis, terminate_on_signals
 
@@ -39,7 +39,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14", help="Redis for the service (its DB 14)")
     parser.add_argument("--keep-data", action="store_true", help="keep the DATA_DIRs and images in the run directory")
     parser.add_argument(
-        "--only", default="w1,w2,w3,w4,w5,smart,thumbor", help="comma-separated workloads to run (default all)"
+        "--only", default="w1,w2,w3,w4,w5,smart,thumbor,w7", help="comma-separated workloads to run (default all)"
     )
     args = parser.parse_args()
     if args.quick:
@@ -150,6 +150,12 @@ class Bench:
         if "smart" in only:
             self.step("W6: smart crops of generated pictures whose subject is known, beside the centre (in process)")
             self.results["smart"] = smart.run(quick=self.args.quick)
+        if "w7" in only:
+            self.step("W7 scale-out: three hosts on S3 (moto), PostgreSQL and Redis against one, and disk vs bucket")
+            try:
+                self.results["w7"] = scaleout.run(quick=self.args.quick)
+            except Exception as exc:  # noqa: BLE001 - reported in the table (PostgreSQL missing, say)
+                self.results["w7"] = {"error": f"{type(exc).__name__}: {exc}"}
         if not only & {"w1", "w2", "w3", "w4", "w5", "thumbor"}:
             self.results["meta"]["loadavg_after"] = loadavg()
             return  # nothing else asked for: no service to start

@@ -335,10 +335,13 @@ class OriginalFileApi(APIView):
     @extend_schema(responses={(200, "application/octet-stream"): inline_serializer("Binary", {})})
     def get(self, request: Request, original_id: str) -> HttpResponseBase:
         original = self._downloadable(request, original_id)
-        path = services.original_path(original)
-        if not path.is_file():
-            raise DarkroomError("The original's file is missing from the store.", code="original_missing", status=404)
-        return file_response(request, original, path, public=visibility.files_are_public())
+        try:
+            file, size = services.original_file(original)
+        except FileNotFoundError as exc:
+            raise DarkroomError(
+                "The original's file is missing from the store.", code="original_missing", status=404
+            ) from exc
+        return file_response(request, original, file, size, public=visibility.files_are_public())
 
 
 @extend_schema(exclude=True)

@@ -2,7 +2,7 @@
 
 import re
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.cache import get_conditional_response
@@ -67,7 +67,7 @@ def _position(digits: str) -> int:
 class FileSlice:
     """Bytes first..last of an open file, read in blocks: what FileResponse streams for a 206."""
 
-    def __init__(self, file: BinaryIO, first: int, last: int) -> None:
+    def __init__(self, file: IO[bytes], first: int, last: int) -> None:
         file.seek(first)
         self.file, self.left = file, last - first + 1
 
@@ -80,7 +80,9 @@ class FileSlice:
         self.file.close()
 
 
-def file_response(request: HttpRequest, original: Original, path: Path, *, public: bool) -> HttpResponseBase:
+def file_response(
+    request: HttpRequest, original: Original, file: IO[bytes], size: int, *, public: bool
+) -> HttpResponseBase:
     """200 with the file, 206 with one range of it, 304 when the client has it, 412 or 416 when it must say no."""
     modified = int(original.created.timestamp())  # the bytes never change after the upload
     headers = {
@@ -92,13 +94,13 @@ def file_response(request: HttpRequest, original: Original, path: Path, *, publi
     }
     answered = _preconditions(request, headers, modified)
     if answered is not None:
+        file.close()
         return answered
-    size = path.stat().st_size
     try:
         wanted = _range_of(request, (headers["ETag"], headers["Last-Modified"]), size)
     except RangeNotSatisfiable:
+        file.close()
         return _unsatisfiable(request.headers["Range"], size)
-    file = path.open("rb")
     content = file if wanted is None else FileSlice(file, *wanted)
     response = FileResponse(content, content_type=original.mime_type, filename=download_name(original))
     for name, value in headers.items():

@@ -54,7 +54,7 @@ def upload_limits() -> dict[str, Any]:
 
 
 def refusal(exc: DarkroomError) -> JsonResponse:
-    return error_response(exc.message, exc.code, exc.status_code, exc.param)
+    return error_response(exc.message, exc.code, exc.status_code, exc.param, retry_after=exc.retry_after)
 
 
 class PageView(View):
@@ -67,6 +67,8 @@ class PageView(View):
             response = super().dispatch(request, *args, **kwargs)
         except DarkroomError as exc:
             response = refusal_in_kind(request, exc.message, exc.code, exc.status_code, exc.param)
+            if exc.retry_after is not None:
+                response["Retry-After"] = str(exc.retry_after)
         response["Content-Security-Policy"] = PAGE_CSP
         if "Cache-Control" not in response:
             visibility.mark_personal(response)

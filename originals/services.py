@@ -1,8 +1,10 @@
 """Writes for originals: create from an upload (validated, deduplicated, stored) and delete (record, file, variants)."""
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
-from pathlib import Path
+from typing import IO
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
@@ -57,9 +59,9 @@ def original_create(*, upload: UploadedFile, owner: User | None) -> tuple[Origin
     """Store an upload once under its hash; the same bytes from the same owner return the existing original
     (anonymous uploads only in a public gallery: see _earlier_upload)."""
     facts, sha256 = _facts_and_hash(upload)
-    with store.locked(sha256):
-        upload.seek(0)
-        store.put(upload.chunks(), sha256, facts.extension)
+    with store.locked(sha256), _store_errors():
+        # The object first, then the record: a record never names bytes the store lacks.
+        store.put(upload.file, sha256, facts.extension)  # type: ignore[arg-type]
         existing = _earlier_upload(sha256, owner)
         if existing is not None:
             return existing, False
@@ -79,8 +81,25 @@ def original_create(*, upload: UploadedFile, owner: User | None) -> tuple[Origin
     return original, True
 
 
-def original_path(original: Original) -> Path:
-    return store.path_for(original.sha256, _extension(original))
+@contextmanager
+def _store_errors() -> Iterator[None]:
+    """The object store away: a 503 with Retry-After, and nothing recorded (the caller's work is undone)."""
+    try:
+        yield
+    except store.StoreUnavailable as exc:
+        logger.error("object store unavailable: %s", exc)
+        raise DarkroomError(
+            "The file store is unavailable; try again shortly.",
+            code="storage_unavailable",
+            status=503,
+            retry_after=settings.STORAGE_RETRY_AFTER,
+        ) from exc
+
+
+def original_file(original: Original) -> tuple[IO[bytes], int]:
+    """The original's untouched bytes, open, and their size; FileNotFoundError when the store lost them."""
+    with _store_errors():
+        return store.open_file(original.sha256, _extension(original))
 
 
 def _extension(original: Original) -> str:
@@ -90,7 +109,7 @@ def _extension(original: Original) -> str:
 def original_delete(*, original: Original) -> None:
     """Remove the record, then the file when no other record uses the bytes, then (through the signal
     original_deleted, which the variants app receives) every variant of it."""
-    with store.locked(original.sha256), transaction.atomic():
+    with store.locked(original.sha256), _store_errors(), transaction.atomic():
         original_id, sha256, extension = original.id, original.sha256, _extension(original)
         original.delete()
         still_used = Original.objects.filter(sha256=sha256).exists()
@@ -111,3 +130,15 @@ def original_focus(*, original: Original, focal_x: Decimal | None, focal_y: Deci
     transaction.on_commit(lambda: original_changed.send(sender=Original, original_id=original_id))
     logger.info("original focal point id=%s x=%s y=%s", original_id, focal_x, focal_y)
     return original
+
+
+def storage_discrepancies() -> tuple[list[str], list[str]]:
+    """(records without objects, objects without records), as store names (`ab/<sha256>.<ext>`); what
+    `darkroom_check --storage` reports. Objects are listed once, records read in one query."""
+    expected = {
+        store.name_for(sha256, EXTENSIONS.get(format_, "bin"))
+        for sha256, format_ in Original.objects.values_list("sha256", "format").distinct()
+    }
+    with _store_errors():
+        stored = set(store.names())
+    return sorted(expected - stored), sorted(stored - expected)

@@ -26,11 +26,20 @@ class DarkroomError(Exception):
     status_code: int = status.HTTP_400_BAD_REQUEST
     code: str = "bad_request"
 
-    def __init__(self, message: str, *, code: str | None = None, param: str | None = None, status: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        status: int | None = None,
+        retry_after: int | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.code = code or self.code
         self.param = param
+        self.retry_after = retry_after  # seconds, sent as Retry-After (a 503 of a dependency that is away)
         if status is not None:
             self.status_code = status
 
@@ -227,7 +236,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     """DRF's EXCEPTION_HANDLER: every refusal becomes {"error", "code", "param"} with its status, its message
     plain sentences however DRF or simplejwt nested it."""
     if isinstance(exc, DarkroomError):
-        return Response(exc.payload(), status=exc.status_code, headers={"Cache-Control": "no-store"})
+        headers = {"Cache-Control": "no-store"}
+        if exc.retry_after is not None:
+            headers["Retry-After"] = str(exc.retry_after)
+        return Response(exc.payload(), status=exc.status_code, headers=headers)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

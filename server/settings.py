@@ -4,6 +4,8 @@ import ipaddress
 import re
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -251,7 +253,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STORAGES = {
+STORAGES: dict[str, dict[str, object]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
@@ -261,6 +263,83 @@ STORAGES = {
         )
     },
 }
+
+
+def _originals_storage() -> dict[str, object]:
+    """Where originals live (originals/store.py): files under DATA_DIR/originals, the embedded default, or an
+    S3-compatible bucket through django-storages: STORAGE_URL=s3://<bucket>[/<prefix>]?endpoint_url=…&region_name=…,
+    or the usual variables (AWS_STORAGE_BUCKET_NAME or Fly's BUCKET_NAME, AWS_S3_ENDPOINT_URL or AWS_ENDPOINT_URL_S3,
+    AWS_S3_REGION_NAME or AWS_REGION, AWS_LOCATION). Credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."""
+    url = urlsplit(env.str("STORAGE_URL", default=""))
+    if url.scheme not in ("", "file", "s3"):
+        raise ImproperlyConfigured(
+            f"STORAGE_URL must be s3://<bucket>[/<prefix>]?endpoint_url=… or unset, got {url.scheme}://…"
+        )
+    query = dict(parse_qsl(url.query))
+    unknown = set(query) - {"endpoint_url", "region_name", "addressing_style"}
+    if unknown:
+        raise ImproperlyConfigured(
+            f"STORAGE_URL does not take {', '.join(sorted(unknown))}; "
+            "it takes endpoint_url, region_name, addressing_style"
+        )
+    bucket = (
+        url.netloc
+        if url.scheme == "s3"
+        else env.str("AWS_STORAGE_BUCKET_NAME", default="") or env.str("BUCKET_NAME", default="")
+    )
+    if not bucket:
+        return {"BACKEND": "originals.store.ContentAddressedFileSystemStorage"}
+    from boto3.s3.transfer import TransferConfig
+    from botocore.config import Config
+
+    chunk = _positive_int("AWS_S3_TRANSFER_CHUNK_BYTES", 5 * 2**20, minimum=5 * 2**20)  # S3's smallest part: 5 MiB
+    # A managed transfer of parts of `chunk`, one at a time: a 25 MB upload holds a part or two, never the file.
+    transfer = TransferConfig(multipart_threshold=chunk, multipart_chunksize=chunk, max_concurrency=1)
+    transfer.max_in_memory_upload_chunks = 1
+    endpoint = (
+        query.get("endpoint_url")
+        or env.str("AWS_S3_ENDPOINT_URL", default="")
+        or env.str("AWS_ENDPOINT_URL_S3", default="")
+    )
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "location": url.path.strip("/") if url.scheme == "s3" else env.str("AWS_LOCATION", default="").strip("/"),
+            "endpoint_url": endpoint or None,
+            "region_name": query.get("region_name")
+            or env.str("AWS_S3_REGION_NAME", default="")
+            or env.str("AWS_REGION", default="")
+            or None,
+            "addressing_style": query.get("addressing_style") or env.str("AWS_S3_ADDRESSING_STYLE", default="") or None,
+            "file_overwrite": True,  # names are content addresses: the same name is the same bytes
+            "default_acl": None,  # private objects; the service serves them
+            "querystring_auth": False,
+            "transfer_config": transfer,
+            # A store that is away is a 503 within seconds, not a worker stuck for a minute.
+            "client_config": Config(
+                connect_timeout=_positive_int("AWS_S3_CONNECT_TIMEOUT", 2),
+                read_timeout=_positive_int("AWS_S3_READ_TIMEOUT", 20),
+                retries={"max_attempts": 2, "mode": "standard"},
+            ),
+        },
+    }
+
+
+STORAGES["originals"] = _originals_storage()
+ORIGINALS_REMOTE = STORAGES["originals"]["BACKEND"] != "originals.store.ContentAddressedFileSystemStorage"
+
+
+def _results_storage(originals: dict[str, Any]) -> dict[str, object]:
+    """The shared result tier (transforms/cache/results.py): the originals' bucket, under `results/` beside them."""
+    options = dict(originals["OPTIONS"])
+    options["location"] = "/".join(part for part in (options["location"], "results") if part)
+    return {"BACKEND": originals["BACKEND"], "OPTIONS": options}
+
+
+if ORIGINALS_REMOTE:
+    STORAGES["results"] = _results_storage(STORAGES["originals"])
+STORAGE_RETRY_AFTER = 5  # seconds, in the Retry-After of a 503 while the object store is away
 WHITENOISE_USE_FINDERS = LOCAL
 WHITENOISE_AUTOREFRESH = LOCAL
 
@@ -414,6 +493,8 @@ RENDER_PROCESS_MAX_RENDERS = _positive_int("RENDER_PROCESS_MAX_RENDERS", 500)  #
 REDIS_RETRY_SECONDS = 5.0  # after a Redis failure, serve without it this long before trying again
 REDIS_VARIANT_TTL = _positive_int("REDIS_VARIANT_TTL", 7 * 24 * 3600)
 REDIS_VARIANT_MAX_BYTES = _positive_int("REDIS_VARIANT_MAX_BYTES", 512 * 1024)
+# With originals in a bucket, variants of at least this many bytes are kept there too, for every host (0: none).
+RESULT_STORE_MIN_BYTES = _positive_int("RESULT_STORE_MIN_BYTES", REDIS_VARIANT_MAX_BYTES + 1, minimum=0)
 RENDER_LOCK_SECONDS = 30.0
 VARIANT_CACHE_MAX_BYTES = _positive_int("VARIANT_CACHE_MAX_BYTES", 5 * 1024**3)
 # Per worker; 0 turns the memory tier off.

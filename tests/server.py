@@ -41,11 +41,12 @@ class Server:
     process: subprocess.Popen[bytes]
     port: int
     data_dir: Path
+    host: str = "127.0.0.1"
 
     def request(
         self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
     ) -> tuple[int, dict[str, str], bytes]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
         try:
             conn.request(method, path, body=body, headers=headers or {})
             response = conn.getresponse()
@@ -85,8 +86,14 @@ def start(
     extra_env: dict[str, str] | None = None,
     log_path: Path | None = None,
     server: str = MAKE_RUN,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    database_url: str = "",
+    own_group: bool = False,
 ) -> Server:
-    """Migrate, then run `server` (make run's by default) like `make run`; returns once it answers."""
+    """Migrate, then run `server` (make run's by default) like `make run`; returns once it answers. `database_url`
+    shares a database (else each DATA_DIR has its SQLite); `own_group` puts the server and its workers in a process
+    group of their own, which a test may SIGKILL whole (os.killpg), as a host that dies."""
     env = {
         **os.environ,
         "DARKROOM_ENV": "local",
@@ -96,9 +103,11 @@ def start(
         **(extra_env or {}),
     }
     env.pop("DATABASE_URL", None)
+    if database_url:
+        env["DATABASE_URL"] = database_url
     subprocess.run([str(BIN / "python"), "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
-    port = free_port()
-    env.update(HOST="127.0.0.1", PORT=str(port), WEB_CONCURRENCY=str(workers))
+    port = port or free_port()
+    env.update(HOST=host, PORT=str(port), WEB_CONCURRENCY=str(workers))
     env["PROMETHEUS_MULTIPROC_DIR"] = str(data_dir / "prometheus")
     log = open(log_path, "ab") if log_path is not None else None  # noqa: SIM115 - owned by the process
     process = subprocess.Popen(
@@ -106,8 +115,9 @@ def start(
         cwd=ROOT,
         env=env,
         stderr=log,
+        start_new_session=own_group,
     )
-    running = Server(process, port, data_dir)
+    running = Server(process, port, data_dir, host)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:

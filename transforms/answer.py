@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from originals.store import StoreUnavailable
 from server.errors import error_payload
 from server.metrics import BYTES_SERVED, VARIANT_REQUESTS
 
@@ -218,6 +219,10 @@ def _fetch(variant: Variant, admit: Callable[[], None] | None) -> Any:
     except RendersThrottled as exc:
         message = f"Too many new variants from this client; try again in {exc.wait} seconds."
         return refusal(429, message, "throttled", retry_after=exc.wait)
+    except StoreUnavailable as exc:
+        logger.error("original %s cannot be read from the object store: %s", original.id, exc)
+        message = "The file store is unavailable; try again shortly."
+        return refusal(503, message, "storage_unavailable", retry_after=settings.STORAGE_RETRY_AFTER)
     except FileNotFoundError:
         logger.error("original %s (sha256 %s) has no file in the store", original.id, original.sha256)
         return refusal(404, "The original's file is missing from the store.", "original_missing")

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 from django.conf import settings
 
@@ -14,7 +15,7 @@ from originals.inspection import EXTENSIONS
 from originals.models import Original
 from server.metrics import RENDER_PEAK_BYTES, RENDER_SECONDS
 
-from . import cache
+from . import cache, events
 from .budgets import OutputBudget, check_output, fits_format
 from .operations import output_geometry, settle
 from .pipeline import PIPELINE_VERSION, Rendered, animation_for
@@ -59,10 +60,10 @@ class OriginalFacts:
 class KnownOriginals:
     """An in-process map from id to OriginalFacts, so a cache hit needs no database query.
 
-    An id can be deleted, and its focal point moved: entries expire after KNOWN_ORIGINALS_SECONDS, which bounds
-    how long a worker may answer hits for a deleted original from a variant that a render in flight wrote
-    after the purge, or the variants of a focal point that another worker has moved (the worker that saved
-    it forgets at once: originals.signals.original_changed). Bounded in size; the oldest entries go first.
+    An id can be deleted, and its focal point moved. Every worker on every host hears of it through Redis
+    (transforms/events.py) and forgets the id within milliseconds; when Redis is away, entries still expire after
+    KNOWN_ORIGINALS_SECONDS, which then bounds how long a worker may answer hits for a deleted original, or the
+    variants of a focal point that another worker has moved. Bounded in size; the oldest entries go first.
     """
 
     def __init__(self, max_entries: int = 100_000) -> None:
@@ -71,6 +72,7 @@ class KnownOriginals:
         self._lock = threading.Lock()
 
     def remember(self, original: Original) -> None:
+        events.listener.ensure()  # listen for deletes on other hosts before trusting facts for a while
         expires = time.monotonic() + settings.KNOWN_ORIGINALS_SECONDS
         with self._lock:
             if len(self._entries) >= self.max_entries:
@@ -102,6 +104,15 @@ def forget_original(sender: object, *, original_id: str, **kwargs: object) -> No
     """An original was deleted (originals.signals.original_deleted): its variants and this worker's facts go."""
     cache.variants_purge(original_id)
     known_originals.forget(original_id)
+    events.publish("deleted", original_id)  # and every other worker, on every host
+
+
+def forget_everywhere_here(original_id: str) -> None:
+    """Another worker (here or on another host) deleted the original: this worker's facts and memory-tier copies
+    go, and this host's variants on disk (Redis's went with the delete)."""
+    known_originals.forget(original_id)
+    cache.memory_tier.purge(original_id)
+    cache.disk_purge(original_id)
 
 
 def forget_facts(sender: object, *, original_id: str, **kwargs: object) -> None:
@@ -109,6 +120,7 @@ def forget_facts(sender: object, *, original_id: str, **kwargs: object) -> None:
     The variants that used the old point keep their keys, which nothing names any more; the per-original cap
     lets them go, least recently used first."""
     known_originals.forget(original_id)
+    events.publish("changed", original_id)
 
 
 @dataclass(frozen=True)
@@ -215,14 +227,19 @@ def pool_limits() -> PoolLimits:
 def variant_fetch(variant: Variant, *, admit: Callable[[], None] | None = None) -> Fetched:
     """Redis, disk, or one render in a render process; raises RenderError for an undecodable original
     (RenderTimeout past the budget, RenderOverMemory past the memory limit), RenderCrashed when the render
-    process died, Overloaded when no render slot frees up, OSError for a lost file. `admit` is asked (and
+    process died, Overloaded when no render slot frees up, OSError for a lost file, StoreUnavailable when the
+    object store holding the original is away. `admit` is asked (and
     may raise) before a render, never for a hit."""
     rendered: list[Rendered] = []
 
     def render_now() -> bytes:
         with render_slot():
             original = variant.original
-            source = store.path_for(original.sha256, EXTENSIONS.get(original.format, "bin"))
+            extension = EXTENSIONS.get(original.format, "bin")
+            # On this machine the render process reads the file itself; from a bucket, the pipe carries the bytes.
+            source: bytes | Path = store.local_path(original.sha256, extension) or store.read(
+                original.sha256, extension
+            )
             deadline = time.monotonic() + settings.RENDER_TIME_BUDGET_SECONDS
             result = render_pool.render(
                 source,

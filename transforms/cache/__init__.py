@@ -7,7 +7,16 @@ LRU clock), `memory` and `redis` (the fast tiers), `locks` (one render per key),
 `prune` (the disk cap).
 """
 
-from .disk import LRU_TOUCH_SECONDS, _touched, disk_read, disk_write, variant_file, variant_path, variants_dir
+from .disk import (
+    LRU_TOUCH_SECONDS,
+    _touched,
+    disk_purge,
+    disk_read,
+    disk_write,
+    variant_file,
+    variant_path,
+    variants_dir,
+)
 from .keys import variant_key
 from .lookup import Tier, fetch_or_render, lookup, variants_purge
 from .memory import MemoryTier, memory_tier
@@ -22,6 +31,7 @@ __all__ = [
     "RedisTier",
     "Tier",
     "_touched",
+    "disk_purge",
     "disk_read",
     "disk_write",
     "fetch_or_render",

@@ -139,6 +139,10 @@ class RedisTier:
         self.call(lambda r: r.delete(f"{REDIS_PREFIX}{original_id}:{key}"))
         return None
 
+    def holds(self, original_id: str, key: str) -> bool:
+        """Whether Redis has the variant (EXISTS: what a request waiting for another host's render polls)."""
+        return bool(self.call(lambda r: r.exists(f"{REDIS_PREFIX}{original_id}:{key}"), default=False))
+
     def put(self, original_id: str, key: str, data: bytes) -> None:
         if len(data) > settings.REDIS_VARIANT_MAX_BYTES or self.client() is None:
             return  # no Redis (or its circuit is open): not even the MAC is worth computing

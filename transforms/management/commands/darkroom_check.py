@@ -4,7 +4,7 @@ import shutil
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from PIL import features
 
 from server.health import CHECKS
@@ -15,7 +15,18 @@ CODECS = {"jpg": "JPEG", "zlib": "PNG", "webp": "WebP", "avif": "AVIF", "littlec
 class Command(BaseCommand):
     help = "Report settings, Pillow codecs, the database, DATA_DIR and Redis; exit 1 if anything is missing."
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--storage",
+            action="store_true",
+            help="Only compare the originals' records with the store: list records without objects and objects "
+            "without records; exit 1 if there are any.",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["storage"]:
+            self._storage()
+            return
         problems: list[str] = []
         self._line("mode", settings.DARKROOM_ENV)
         self._line("DEBUG", str(settings.DEBUG))  # settings refuse DEBUG in production
@@ -60,6 +71,20 @@ class Command(BaseCommand):
         keys = len(settings.URL_SIGNING_KEYS)
         source = f"{keys} key(s) from URL_SIGNING_KEYS" if keys else "a key derived from SECRET_KEY"
         return f"{mode}, signed with {source}"
+
+    def _storage(self) -> None:
+        from originals.services import storage_discrepancies
+        from originals.store import backend
+
+        self._line("originals store", type(backend()).__name__)
+        missing, orphans = storage_discrepancies()
+        for name in missing:
+            self.stdout.write(f"record without object: {name}")
+        for name in orphans:
+            self.stdout.write(f"object without record: {name}")
+        self.stdout.write(f"{len(missing)} records without objects, {len(orphans)} objects without records")
+        if missing or orphans:
+            raise CommandError("the originals' records and the store disagree")
 
     def _line(self, name: str, value: str) -> None:
         self.stdout.write(f"{name:>28}: {value}")

@@ -1,0 +1,52 @@
+"""A delete or a moved focal point on any host reaches every worker through Redis pub/sub (transforms/events.py)."""
+
+import time
+
+import pytest
+import redis
+from django.conf import settings
+from django.test import override_settings
+from rest_framework.test import APIClient
+
+from transforms import events
+from transforms.cache import memory_tier, variants_dir
+from transforms.variants import known_originals
+
+from . import images
+
+pytestmark = pytest.mark.django_db
+
+
+def wait_for(condition, seconds: float = 1.0) -> float:
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < seconds, "not within the time allowed"
+        time.sleep(0.005)
+    return time.monotonic() - started
+
+
+@override_settings(VARIANT_MEMORY_CACHE_BYTES=8 * 2**20)
+def test_a_delete_published_by_another_host_empties_this_workers_memories_and_disk(upload_original):
+    original_id = upload_original(images.encode(images.marker((200, 150)), "JPEG"), "m.jpg")["id"]
+    response = APIClient().get(f"/image/{original_id}/?w=80")
+    assert response.status_code == 200
+    assert known_originals.get(original_id) is not None
+    assert events.listener.subscribed.is_set(), "facts were remembered before the subscription"
+    assert any(owner == original_id for owner, _ in memory_tier._items.values())
+    assert variants_dir(original_id).is_dir()
+
+    # Another host's worker: its own connection to the same Redis, publishing as forget_original does.
+    redis.Redis.from_url(settings.REDIS_URL).publish(events.CHANNEL, f"deleted:{original_id}")
+
+    took = wait_for(lambda: known_originals.get(original_id) is None and not variants_dir(original_id).exists())
+    assert not any(owner == original_id for owner, _ in memory_tier._items.values())
+    print(f"forgotten {took * 1000:.1f} ms after the message")
+
+
+def test_a_moved_focal_point_elsewhere_makes_this_worker_read_the_facts_again(upload_original):
+    original_id = upload_original(images.encode(images.marker((200, 150)), "JPEG"), "m.jpg")["id"]
+    assert APIClient().get(f"/image/{original_id}/?w=80").status_code == 200
+    assert known_originals.get(original_id) is not None
+    redis.Redis.from_url(settings.REDIS_URL).publish(events.CHANNEL, f"changed:{original_id}")
+    wait_for(lambda: known_originals.get(original_id) is None)
+    assert variants_dir(original_id).is_dir(), "a moved point keeps the variants (their keys name the point)"
