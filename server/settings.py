@@ -185,6 +185,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "originals.User"
 
 REDIS_URL = env.str("REDIS_URL", default="")
+# How long a Redis call may take before Redis is taken for away (REDIS_RETRY_SECONDS without it): short, since
+# Redis is an accelerator; longer for a Redis across a network, or a machine so loaded that a local one is slow.
+REDIS_TIMEOUT_SECONDS = env.float("REDIS_TIMEOUT_SECONDS", default=0.25)
+if not 0 < REDIS_TIMEOUT_SECONDS <= 30:
+    raise ImproperlyConfigured(f"REDIS_TIMEOUT_SECONDS must be above 0 and at most 30, got {REDIS_TIMEOUT_SECONDS}")
 if REDIS_URL:
     _redis_options = {
         # JSON, never pickle: whoever can write to Redis must not be able to run code in the workers. What the
@@ -192,8 +197,8 @@ if REDIS_URL:
         "CLIENT_CLASS": "server.rediscache.FailSafeClient",
         "SERIALIZER": "django_redis.serializers.json.JSONSerializer",
         # Redis is an accelerator, never a dependency: fail fast and let callers fall back.
-        "SOCKET_CONNECT_TIMEOUT": 0.25,
-        "SOCKET_TIMEOUT": 0.25,
+        "SOCKET_CONNECT_TIMEOUT": REDIS_TIMEOUT_SECONDS,
+        "SOCKET_TIMEOUT": REDIS_TIMEOUT_SECONDS,
         "IGNORE_EXCEPTIONS": True,  # throttles and other cache users carry on when Redis is away
     }
     CACHES = {

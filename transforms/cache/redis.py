@@ -89,7 +89,7 @@ class RedisTier:
         A cache hit is one GET; through redis-py's client each one also pays for the pool's checkout and
         release, the retry wrapper and the command's telemetry, which cost more CPU than the GET itself
         (bench/profile_hit.py). The connection is redis-py's own, built from the pool's settings (address,
-        database, password, the 0.25 s timeouts), and belongs to one thread of one process.
+        database, password, the REDIS_TIMEOUT_SECONDS timeouts), and belongs to one thread of one process.
         """
         local = self._local
         if getattr(local, "client", None) is not client or local.pid != os.getpid():
