@@ -1,7 +1,11 @@
 """An original's placeholder as a client sees it: made at upload, in its JSON (detail, list, upload), read-only,
-both or neither in the database, and `backfill_placeholders` for originals without one (real store, real DB)."""
+both or neither in the database, and `backfill_placeholders` for originals without one (real store, real DB); the
+README's example of the JSON has every field, in order."""
 
 import io
+import json
+import re
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -135,3 +139,10 @@ def test_backfill_names_each_failure_and_exits_1(client):
 def test_backfill_refuses_an_empty_batch():
     with pytest.raises(CommandError, match="--batch-size must be at least 1"):
         call_command("backfill_placeholders", "--batch-size", "0", stdout=io.StringIO())
+
+
+def test_the_readmes_example_has_every_field(client):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = re.search(r"```json\n(.*?)```", readme[readme.index("An original's JSON:") :], re.DOTALL)
+    assert block is not None
+    assert list(json.loads(block[1])) == list(post(client, png((20, 20), (9, 9, 9))))
