@@ -67,6 +67,10 @@ def near(found: tuple[int, ...], expected: tuple[int, ...], tolerance: int) -> b
     return all(abs(a - b) <= tolerance for a, b in zip(found, expected, strict=False))
 
 
+def pixel(image, fx, fy):
+    return image.getpixel((int(fx * image.width), int(fy * image.height)))
+
+
 def painted_pixels(page: Page, selector: str) -> Image.Image:
     return Image.open(io.BytesIO(page.locator(selector).screenshot())).convert("RGB")
 
@@ -87,10 +91,7 @@ def test_the_gallery_paints_the_placeholder_until_the_picture_arrives(
     assert not img.evaluate(LOADED), "the picture is held back: what shows is the placeholder"
     assert img.evaluate("(img) => getComputedStyle(img).backgroundColor") in ("rgb(220, 30, 30)", "rgb(30, 30, 220)")
     shot = painted_pixels(page, tile)
-    left, right = (
-        shot.getpixel((shot.width // 8, shot.height // 2)),
-        shot.getpixel((7 * shot.width // 8, shot.height // 2)),
-    )
+    left, right = pixel(shot, 0.125, 0.5), pixel(shot, 0.875, 0.5)
     assert left[0] > 150 > left[2] and right[2] > 150 > right[0], ("red left, blue right", left, right)
     shot.save(tmp_path / "placeholder.png")
 
