@@ -79,7 +79,14 @@ class Original(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(focal_x__isnull=True, focal_y__isnull=True)
-                | models.Q(focal_x__gte=0, focal_x__lte=1, focal_y__gte=0, focal_y__lte=1),
+                | models.Q(
+                    focal_x__isnull=False,  # a CHECK passes when it is NULL: say "not null" for one set alone
+                    focal_y__isnull=False,
+                    focal_x__gte=0,
+                    focal_x__lte=1,
+                    focal_y__gte=0,
+                    focal_y__lte=1,
+                ),
                 name="focal_point_both_or_neither_in_0_1",
             ),
             models.CheckConstraint(

@@ -1,9 +1,13 @@
 """gunicorn's configuration for `make run` and the container: bind, workers, and Prometheus across workers."""
 
+import json
 import os
 import shutil
+import socket
 from pathlib import Path
 from typing import Any
+
+from gunicorn import util
 
 from server.settings import DATA_DIR, TRUSTED_PROXIES
 
@@ -76,3 +80,34 @@ def post_worker_init(worker: Any) -> None:
         render_pool.warm()
     except Exception:  # a render process can still be started on demand
         worker.log.exception("could not start a render process ahead of the first render")
+
+
+# gunicorn's own refusals, made before Django sees a request (a request line over limit_request_line, headers over
+# their limits, bytes that are not HTTP), in the house's JSON shape (server.errors.error_payload) instead of its HTML
+# page. gunicorn writes them with util.write_error from the worker (workers/base.py, handle_error); it has no hook of
+# its own for the body, so this configuration replaces that one function for the master and the workers it forks.
+_REFUSALS = {
+    400: ("bad_request", "The request is not valid HTTP"),
+    403: ("forbidden", "The request is refused"),
+    414: (
+        "uri_too_long",
+        "The request line (method, URL, version) is longer than this server reads",
+    ),
+    417: ("expectation_failed", "The request's Expect header cannot be met"),
+    431: ("headers_too_large", "The request's headers are more or longer than this server reads"),
+    501: ("not_implemented", "The request uses a transfer coding this server does not read"),
+    500: ("server_error", "The server could not answer this request"),
+}
+
+
+def write_json_error(sock: socket.socket, status_int: int, reason: str, mesg: str) -> None:
+    code, message = _REFUSALS.get(status_int, _REFUSALS[500])
+    body = json.dumps({"error": f"{message}: {mesg}." if mesg else f"{message}.", "code": code})
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        f"Cache-Control: no-store\r\nContent-Length: {len(body.encode())}\r\n\r\n"
+    )
+    util.write_nonblock(sock, head.encode("latin-1") + body.encode())
+
+
+util.write_error = write_json_error

@@ -298,3 +298,44 @@ def test_a_body_over_the_limit_is_a_413_and_one_warning_line(client: Client, cap
     serious = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert [(r.name, r.levelname) for r in serious] == [("django.security.RequestDataTooBig", "WARNING")]
     assert serious[0].exc_info is None, "no traceback: the client's mistake, answered"
+
+
+def _raw(running: Any, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Bytes as sent, no client library to tidy them; the server's answer parsed by hand."""
+    with socket.create_connection((running.host, running.port), timeout=10) as conn:
+        conn.sendall(request)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in header_lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+@pytest.mark.slow
+def test_the_servers_own_refusals_are_json_too(tmp_path: Path):
+    """What gunicorn refuses before Django sees it (a long request line, too many headers, bytes that are not HTTP)
+    is answered in the house's JSON shape, not gunicorn's HTML page (server/gunicorn.py, write_json_error)."""
+    running = live.start(tmp_path / "data", workers=1, server=live.MAKE_RUN)
+    try:
+        long_line = b"GET /image/abc/?w=" + b"9" * 9000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        many_headers = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"X-A: b\r\n" * 200 + b"\r\n"
+        answers = {
+            "uri_too_long": (414, _raw(running, long_line)),
+            "headers_too_large": (431, _raw(running, many_headers)),
+            "bad_request": (400, _raw(running, b"NOT HTTP AT ALL\r\n\r\n")),
+            "expectation_failed": (417, _raw(running, b"GET /healthz HTTP/1.1\r\nHost: a\r\nExpect: tea\r\n\r\n")),
+            "not_implemented": (
+                501,
+                _raw(running, b"POST /api/v1/originals/ HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: br, chunked\r\n\r\n"),
+            ),
+        }
+        assert running.request("GET", "/healthz")[0] == 200, "and the worker goes on serving"
+    finally:
+        running.stop()
+    for code, (status, (got, headers, body)) in answers.items():
+        assert (got, headers["content-type"], headers["cache-control"]) == (status, "application/json", "no-store")
+        payload = json.loads(body)
+        assert payload["code"] == code and payload["error"].endswith(".") and set(payload) == {"error", "code"}
+        assert int(headers["content-length"]) == len(body)

@@ -1,7 +1,7 @@
 """What one worker tells every other worker on every host, through Redis pub/sub: an original deleted or changed.
 
 Every worker that has learned an original's facts (variants.KnownOriginals.remember) first subscribes to
-CHANNEL in a thread of its own; a delete on any host is published there, and each worker drops the original's
+channel() in a thread of its own; a delete on any host is published there, and each worker drops the original's
 facts, its memory-tier copies and this host's variants on disk within milliseconds. When Redis is away the
 message is lost: KNOWN_ORIGINALS_SECONDS (60 s), how long a worker trusts what it remembered, stays the bound (facts
 are never kept longer, so a delete missed during an outage is honoured by then too).
@@ -22,14 +22,22 @@ from .cache.redis import redis_tier
 
 logger = logging.getLogger(__name__)
 
-CHANNEL = "darkroom:originals"
+
+def channel() -> str:
+    """The deployment's channel: pub/sub is global to a Redis server, not kept per database as keys are, so the
+    channel names REDIS_URL's database, and two Darkrooms sharing a server on databases of their own (or the tests
+    on database 15 beside a service on 0) do not hear each other's deletes."""
+    database = redis.connection.parse_url(settings.REDIS_URL).get("db", 0) if settings.REDIS_URL else 0
+    return f"darkroom:{database}:originals"
+
+
 SUBSCRIBE_WAIT_SECONDS = 0.5  # how long the first remember() waits for the subscription before going on
 
 Handler = Callable[[str], None]
 
 
 class Listener:
-    """This process's subscription to CHANNEL: started once per process (after a fork too), kept up while Redis is."""
+    """This process's subscription to channel(): started once per process (after a fork too), kept up while Redis is."""
 
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
@@ -65,14 +73,14 @@ class Listener:
                 # elsewhere does not move the subscription, and a quiet channel is not a timeout.
                 client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1.0, socket_timeout=30.0)
                 pubsub = client.pubsub()
-                pubsub.subscribe(CHANNEL)
+                pubsub.subscribe(channel())
                 while self._pid == pid:
                     message = pubsub.get_message(timeout=1.0)
                     if message is not None:
                         self._handle(message)
             except Exception as exc:  # noqa: BLE001 - Redis away: the expiry is the bound until it is back
                 self.subscribed.clear()
-                logger.warning("lost the subscription to %s: %s; retrying", CHANNEL, exc)
+                logger.warning("lost the subscription to %s: %s; retrying", channel(), exc)
                 time.sleep(settings.REDIS_RETRY_SECONDS)
             finally:
                 if pubsub is not None:
@@ -102,4 +110,4 @@ listener = Listener()
 
 def publish(kind: str, original_id: str) -> None:
     """Tell every worker on every host; nothing (the expiry is the bound) when Redis is away."""
-    redis_tier.call(lambda r: r.publish(CHANNEL, f"{kind}:{original_id}"))
+    redis_tier.call(lambda r: r.publish(channel(), f"{kind}:{original_id}"))

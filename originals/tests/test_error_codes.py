@@ -46,7 +46,10 @@ PASS_THROUGHS = {
     ("transforms/answer.py", "*", "problem[0]"): "transforms/signing.py signature_problem's returns",
     ("transforms/thumbor.py", "*", "exc.code"): "an InvalidSpec's",
     ("transforms/thumbor_mapping.py", "refusal", "exc.code"): "the native parser's InvalidSpec's",
+    ("server/gunicorn.py", "write_json_error", "code"): "gunicorn's refusals: the first of each _REFUSALS value",
 }
+# Module-level tables {status: (code, message)} whose codes a pass-through above reads.
+CODE_TABLES = {("server/gunicorn.py", "_REFUSALS")}
 # Functions whose returned tuples carry a code first, for the pass-throughs above.
 CODE_RETURNING = {("transforms/signing.py", "signature_problem")}
 
@@ -132,6 +135,14 @@ def emitted_codes() -> set[str]:
                 for key, value in zip(node.keys, node.values, strict=True):
                     if isinstance(key, ast.Constant) and key.value == "code":
                         take(relative, function, value)
+            elif (
+                isinstance(node, ast.Assign)
+                and isinstance(node.value, ast.Dict)
+                and any(isinstance(t, ast.Name) and (relative, t.id) in CODE_TABLES for t in node.targets)
+            ):
+                for row in node.value.values:
+                    assert isinstance(row, ast.Tuple), f"{relative}:{row.lineno}: a table row is (code, message)"
+                    take(relative, function, row.elts[0])
             elif isinstance(node, ast.FunctionDef) and (relative, node.name) in CODE_RETURNING:
                 for inner in ast.walk(node):
                     if isinstance(inner, ast.Return) and isinstance(inner.value, ast.Tuple):

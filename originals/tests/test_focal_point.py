@@ -1,9 +1,11 @@
 """An original's focal point: in its JSON, changed with PATCH by its uploader or staff, strictly checked."""
 
 import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.test import override_settings
 from rest_framework.test import APIClient
 
@@ -101,3 +103,12 @@ def test_only_the_uploader_or_staff_move_it(client, alice_client, staff_client, 
     with override_settings(PUBLIC_GALLERY=False):
         assert patch(bob, mine, point).status_code == 404, "who may not see it is told it does not exist"
     assert alice_client.put(f"/api/v1/originals/{mine}/", point, format="json").status_code == 405
+
+
+def test_the_database_holds_both_coordinates_or_neither(alice_client, mine):
+    """The check constraint itself, whatever path a write takes: SQL passes a CHECK that is NULL, so one coordinate
+    set alone must be refused by a "not null" in the constraint, not by the comparisons."""
+    for x, y in ((Decimal("0.5"), None), (None, Decimal("0.5")), (Decimal("1.5"), Decimal("0.5"))):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Original.objects.filter(pk=mine).update(focal_x=x, focal_y=y)
+    Original.objects.filter(pk=mine).update(focal_x=Decimal("0.5"), focal_y=Decimal("0"))

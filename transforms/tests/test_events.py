@@ -36,7 +36,7 @@ def test_a_delete_published_by_another_host_empties_this_workers_memories_and_di
     assert variants_dir(original_id).is_dir()
 
     # Another host's worker: its own connection to the same Redis, publishing as forget_original does.
-    redis.Redis.from_url(settings.REDIS_URL).publish(events.CHANNEL, f"deleted:{original_id}")
+    redis.Redis.from_url(settings.REDIS_URL).publish(events.channel(), f"deleted:{original_id}")
 
     took = wait_for(lambda: known_originals.get(original_id) is None and not variants_dir(original_id).exists())
     assert not any(owner == original_id for owner, _ in memory_tier._items.values())
@@ -47,6 +47,25 @@ def test_a_moved_focal_point_elsewhere_makes_this_worker_read_the_facts_again(up
     original_id = upload_original(images.encode(images.marker((200, 150)), "JPEG"), "m.jpg")["id"]
     assert APIClient().get(f"/image/{original_id}/?w=80").status_code == 200
     assert known_originals.get(original_id) is not None
-    redis.Redis.from_url(settings.REDIS_URL).publish(events.CHANNEL, f"changed:{original_id}")
+    redis.Redis.from_url(settings.REDIS_URL).publish(events.channel(), f"changed:{original_id}")
     wait_for(lambda: known_originals.get(original_id) is None)
     assert variants_dir(original_id).is_dir(), "a moved point keeps the variants (their keys name the point)"
+
+
+def test_a_darkroom_on_another_database_of_the_same_redis_is_not_heard(upload_original):
+    """Pub/sub is global to the server; the channel names the database, as the keys are kept per database."""
+    original_id = upload_original(images.encode(images.marker((200, 150)), "JPEG"), "m.jpg")["id"]
+    assert APIClient().get(f"/image/{original_id}/?w=80").status_code == 200
+    ours = events.channel()
+    assert (
+        ours == f"darkroom:{redis.Redis.from_url(settings.REDIS_URL).connection_pool.connection_kwargs['db']}:originals"
+    )
+    with override_settings(REDIS_URL=settings.REDIS_URL.rsplit("/", 1)[0] + "/3"):
+        theirs = events.channel()
+    assert theirs == "darkroom:3:originals" != ours
+    heard = events.listener.received
+    redis.Redis.from_url(settings.REDIS_URL).publish(theirs, f"deleted:{original_id}")
+    time.sleep(0.3)
+    assert events.listener.received == heard and known_originals.get(original_id) is not None
+    redis.Redis.from_url(settings.REDIS_URL).publish(ours, f"deleted:{original_id}")
+    wait_for(lambda: known_originals.get(original_id) is None)
