@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('originals', '0002_focal_point'),
+        ('originals', '0003_focal_point_both_or_neither'),
     ]
 
     operations = [
