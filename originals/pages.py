@@ -22,9 +22,10 @@ from server.errors import PAGE_CSP, DarkroomError, error_response, refusal_in_ki
 from server.metrics import UPLOAD_REFUSALS, UPLOADS
 
 from . import selectors, services, visibility
-from .api import AnonUploadThrottle, OriginalOutput, UserUploadThrottle, the_upload
+from .api import AnonUploadThrottle, OriginalOutput, UserUploadThrottle
 from .inspection import ACCEPTED_FORMATS, accepted_extensions, accepted_mime_types
 from .models import Original, User
+from .sources import the_upload
 
 logger = logging.getLogger(__name__)
 
