@@ -158,12 +158,12 @@ def parse_target(raw: str) -> Target:
     except ValueError as exc:
         raise _invalid(f"The URL is malformed: {exc}.") from exc
     scheme = parts.scheme.lower()
-    if not parts.scheme or not raw[len(parts.scheme) :].startswith("://"):
-        raise _invalid("Give an absolute URL, e.g. https://images.example.com/photo.jpg.")
-    if scheme not in DEFAULT_PORTS:
+    if scheme and scheme not in DEFAULT_PORTS:
         raise FetchError(
             f"Only http and https URLs can be imported, not {scheme[:20]}:.", code="url_scheme", status=400
         )
+    if not scheme or not raw[len(scheme) :].startswith("://"):
+        raise _invalid("Give an absolute URL, e.g. https://images.example.com/photo.jpg.")
     if "@" in parts.netloc:
         raise _invalid("The URL must not carry a user name or password (user:password@host).")
     if not parts.netloc:

@@ -59,9 +59,10 @@ def _earlier_upload(sha256: str, owner: User | None) -> Original | None:
     return None
 
 
-def original_create(*, upload: UploadedFile, owner: User | None) -> tuple[Original, bool]:
+def original_create(*, upload: UploadedFile, owner: User | None, name: str | None = None) -> tuple[Original, bool]:
     """Store an upload once under its hash; the same bytes from the same owner return the existing original
-    (anonymous uploads only in a public gallery: see _earlier_upload)."""
+    (anonymous uploads only in a public gallery: see _earlier_upload). `name` is the client's name for it, when
+    not the upload's own (an import's, from its URL)."""
     facts, sha256 = _facts_and_hash(upload)
     with store.locked(sha256), _store_errors():
         # The object first, then the record: a record never names bytes the store lacks.
@@ -78,7 +79,7 @@ def original_create(*, upload: UploadedFile, owner: User | None) -> tuple[Origin
             bytes=upload.size or 0,
             frames=facts.frames,
             has_alpha=facts.has_alpha,
-            filename=display_filename(upload.name),
+            filename=display_filename(upload.name if name is None else name),
             owner=owner,
         )
     logger.info("original created id=%s sha256=%s format=%s bytes=%s", original.id, sha256, facts.format, upload.size)
@@ -109,7 +110,7 @@ def original_import(*, url: str, owner: User | None) -> tuple[Original, bool]:
             param="url",
             status=403,
         )
-    upload = TemporaryUploadedFile("", "application/octet-stream", 0, None)
+    upload = TemporaryUploadedFile("import", "application/octet-stream", 0, None)
     try:
         try:
             fetched = fetch(url, upload.file, import_policy())  # type: ignore[arg-type]
@@ -117,10 +118,9 @@ def original_import(*, url: str, owner: User | None) -> tuple[Original, bool]:
             logger.info("import refused code=%s: %s", exc.code, exc.message)
             raise DarkroomError(exc.message, code=exc.code, param="url", status=exc.status) from exc
         upload.size = fetched.size
-        upload.name = url_filename(url) or url_filename(fetched.url)
         logger.info("import fetched bytes=%s redirects=%s", fetched.size, fetched.redirects)
         try:
-            return original_create(upload=upload, owner=owner)
+            return original_create(upload=upload, owner=owner, name=url_filename(url) or url_filename(fetched.url))
         except DarkroomError as exc:
             if exc.param in (None, "file"):
                 exc.param = "url"  # the bytes came from the URL: its inspection's refusals name it
