@@ -213,8 +213,8 @@ def forbidden_kind(address: IPAddress, *, allow_loopback: bool = False) -> str |
         ("link-local", address.is_link_local),
         ("multicast", address.is_multicast),
         ("carrier-grade NAT", address in SHARED_ADDRESS_SPACE),
-        ("private", address.is_private),
         ("reserved", address.is_reserved),
+        ("private", address.is_private),
     ):
         if found:
             return kind

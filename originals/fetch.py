@@ -158,35 +158,48 @@ def _connection(target: Target, address: IPAddress, policy: FetchPolicy, timeout
 def _connect(
     target: Target, policy: FetchPolicy, deadline: Deadline, watchdog_of: Callable[..., _Watchdog]
 ) -> tuple[HTTPConnection, _Watchdog]:
-    """Connected to the first of the host's checked addresses that answers."""
+    """Connected (and, for https, past the verified handshake) to the first of the host's checked addresses that
+    answers."""
     failure: BaseException | None = None
     for address in _addresses(target, policy, deadline):
         connection = _connection(target, address, policy, min(policy.connect_timeout, deadline.remaining()))
         watchdog = watchdog_of(connection)
         try:
             connection.connect()
-        except (NewConnectionError, ConnectTimeoutError) as exc:
+        except ConnectTimeoutError as exc:  # and NewConnectionError, its subclass: refused, unroutable
             watchdog.timer.cancel()
             failure = exc
             continue
-        except ssl.SSLError as exc:
+        except Exception as exc:  # the TLS handshake: refused, broken, or too slow
             watchdog.timer.cancel()
             connection.close()
-            if watchdog.fired.is_set():
-                raise deadline.expired() from exc
-            why = getattr(exc, "verify_message", "") or getattr(exc, "reason", "") or type(exc).__name__
-            raise FetchError(
-                f"The TLS handshake with {target.host_header} failed: {why}.", code="url_tls", status=502
-            ) from exc
-        except BaseException:
-            watchdog.timer.cancel()
-            connection.close()
-            raise
+            raise _handshake_failure(target, exc, watchdog, deadline, policy) from exc
         watchdog.remember(connection.sock)
         return connection, watchdog
     deadline.remaining()  # a connect timeout that spent the deadline is a timeout
+    if isinstance(failure, ConnectTimeoutError) and not isinstance(failure, NewConnectionError):  # its subclass
+        raise _slow(target, "accept a connection", policy.connect_timeout) from failure
     assert failure is not None
     raise _unreachable(target, _why(failure)) from failure
+
+
+def _slow(target: Target, what: str, seconds: float) -> FetchError:
+    return FetchError(
+        f"{target.host_header} did not {what} within {seconds:g} seconds.", code="url_timeout", status=504
+    )
+
+
+def _handshake_failure(
+    target: Target, exc: Exception, watchdog: _Watchdog, deadline: Deadline, policy: FetchPolicy
+) -> FetchError:
+    if watchdog.fired.is_set():
+        return deadline.expired()
+    if isinstance(exc, TimeoutError):
+        return _slow(target, "complete the TLS handshake", policy.connect_timeout)
+    if isinstance(exc, ssl.SSLError):
+        why = getattr(exc, "verify_message", "") or getattr(exc, "reason", "") or type(exc).__name__
+        return FetchError(f"The TLS handshake with {target.host_header} failed: {why}.", code="url_tls", status=502)
+    return _unreachable(target, _why(exc))
 
 
 @contextmanager

@@ -3,10 +3,12 @@ JSON error naming `url` for every hostile URL, redirect, slow or endless server,
 
 import hashlib
 import json
+import ssl
 import time
 from urllib.parse import urlencode
 
 import pytest
+import trustme
 from django.core.cache import cache
 from django.test import override_settings
 from rest_framework.test import APIClient
@@ -389,3 +391,17 @@ def test_imports_and_uploads_share_one_throttle(client, importing, remotes):
         assert remote.paths() == ["/a.jpg"]
     finally:
         cache.delete("throttle_anon_upload_127.0.0.1")
+
+
+def test_an_http_url_may_redirect_to_https_that_is_verified(client, importing, remotes, tmp_path):
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(context)
+    secure = remotes({"/a.jpg": body(PHOTO)}, tls=context)
+    plain = remotes({"/a.jpg": redirect(secure.url("/a.jpg", host="localhost"), 301)})
+    refusal(post_url(client, plain.url("/a.jpg")), 502, "url_tls")  # the system's CAs do not know the test's
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    importing.IMPORT_URL_CA_FILE = str(tmp_path / "ca.pem")
+    response = post_url(client, plain.url("/a.jpg"))
+    assert response.status_code == 201 and response.json()["sha256"] == hashlib.sha256(PHOTO).hexdigest()
+    assert secure.server_names[-1] == "localhost"
