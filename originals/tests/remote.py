@@ -22,6 +22,13 @@ class Seen:
     headers: dict[str, str]
 
 
+class QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients that hang up are what these tests are about: no traceback for them."""
+
+
 @dataclass
 class Remote:
     routes: dict[str, Route]
@@ -48,15 +55,13 @@ class Remote:
                 with suppress(OSError):  # the client hung up: what imports do to slow and endless servers
                     route(self)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.server.handle_error = lambda request, address: None  # type: ignore[method-assign]  # hang-ups are tests
+        self.server = QuietServer(("127.0.0.1", 0), Handler)
         if self.tls is not None:
 
             def remember_sni(sock: ssl.SSLObject | ssl.SSLSocket, name: str | None, _: ssl.SSLContext) -> None:
                 remote.server_names.append(name)
 
-            self.tls.sni_callback = remember_sni  # type: ignore[assignment]
+            self.tls.sni_callback = remember_sni
             self.server.socket = self.tls.wrap_socket(
                 self.server.socket, server_side=True, do_handshake_on_connect=False
             )
