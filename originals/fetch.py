@@ -55,6 +55,10 @@ class FetchPolicy:
     resolve: Resolver = resolve_addresses
 
 
+class LocalWriteError(RuntimeError):
+    """The file the body goes to failed (a full disk): this server's fault, a 500, not the remote's."""
+
+
 @dataclass(frozen=True)
 class Fetched:
     url: str  # the URL the body came from, after redirects
@@ -227,7 +231,7 @@ def _exchange(target: Target, policy: FetchPolicy, deadline: Deadline) -> Iterat
         yield response
         if watchdog.fired.is_set():  # a body cut short at the deadline can look like a clean end
             raise deadline.expired()
-    except FetchError:
+    except (FetchError, LocalWriteError):
         raise
     except Exception as exc:  # sockets, http.client, urllib3's ProtocolError: what broke is the remote's answer
         if watchdog.fired.is_set() or isinstance(exc, TimeoutError):
@@ -257,7 +261,10 @@ def _stream(response: BaseHTTPResponse, into: BinaryIO, max_bytes: int, deadline
         size += len(chunk)
         if size > max_bytes:
             raise _too_large(None, max_bytes)
-        into.write(chunk)
+        try:
+            into.write(chunk)
+        except OSError as exc:  # this host's disk, not the remote: never to be taken for a broken connection
+            raise LocalWriteError(f"the fetched body could not be written: {exc}") from exc
         deadline.remaining()
     return size
 

@@ -13,7 +13,7 @@ import pytest
 import trustme
 
 from originals.destinations import IPAddress, parse_host_pattern
-from originals.fetch import FetchPolicy, fetch
+from originals.fetch import FetchPolicy, LocalWriteError, fetch
 from originals.fetch_errors import FetchError
 
 from .conftest import jpeg_bytes
@@ -214,3 +214,9 @@ def test_a_connect_that_hangs_costs_the_connect_timeout(remotes):
             sock.close()
     assert error.code == "url_timeout" and "accept a connection within 0.5 seconds" in error.message
     assert 0.4 < elapsed < 1.0
+
+
+def test_a_file_that_cannot_be_written_is_not_taken_for_the_remotes_fault(remotes):
+    remote = remotes({"/a.jpg": body(PHOTO)})
+    with open("/dev/full", "wb", buffering=0) as full, pytest.raises(LocalWriteError, match="No space left"):
+        fetch(remote.url("/a.jpg"), full, policy("127.0.0.1:*"))
