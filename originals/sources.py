@@ -4,6 +4,7 @@ an image to import (field `url`, in a form or a JSON object), never both."""
 from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
+from django.http import HttpRequest
 from django.utils.datastructures import MultiValueDict
 from rest_framework.request import Request
 
@@ -66,8 +67,9 @@ def _json_url(data: Any) -> str:
     return _checked_url(data["url"])
 
 
-def _form_url(request: Request) -> str | None:
-    """The form's `url` field, once, as text; None when the form has none."""
+def form_url(request: HttpRequest | Request) -> str | None:
+    """The form's `url` field, once, as text and without a file beside it; None when the form has none (the API's
+    multipart or urlencoded form, and the upload page's)."""
     if "url" in request.FILES:
         raise DarkroomError(
             "url is the image's address as text; send a file in the field 'file'.",
@@ -92,5 +94,5 @@ def requested_source(request: Request) -> UploadedFile | str:
     """The upload's file, or the URL to import: from a JSON object, or a form's field `url` beside no file."""
     if not isinstance(request.data, MultiValueDict):  # a JSON body (a form's is a QueryDict, even when empty)
         return _json_url(request.data)
-    url = _form_url(request)
+    url = form_url(request)
     return url if url is not None else the_upload(request.FILES, MISSING)
