@@ -5,11 +5,9 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from django.conf import settings
-from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
 from django.http import HttpResponseBase
 from django.urls import reverse
-from django.utils.datastructures import MultiValueDict
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, generics, permissions, serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -27,6 +25,7 @@ from .downloads import file_response
 from .links import variant_links
 from .listing import OriginalFilter, OriginalPagination, check_list_query
 from .models import Original
+from .sources import requested_source
 
 
 class OriginalOutput(serializers.ModelSerializer):
@@ -167,7 +166,20 @@ def focal_point_after(original: Original, changes: dict[str, Any]) -> tuple[Deci
 
 
 class OriginalInput(serializers.Serializer):
-    file = serializers.FileField(allow_empty_file=True, use_url=False, help_text="The image, as multipart/form-data.")
+    file = serializers.FileField(
+        required=False, allow_empty_file=True, use_url=False, help_text="The image, as multipart/form-data."
+    )
+    url = serializers.URLField(
+        required=False,
+        help_text="Instead of file: the image's http(s) address, which the server fetches (hosts of IMPORT_URL_HOSTS "
+        "only, public addresses only). Not with file.",
+    )
+
+
+class ImportInput(serializers.Serializer):
+    url = serializers.URLField(
+        help_text="The image's http(s) address; the server fetches it and stores it as an upload (IMPORT_URL_HOSTS)."
+    )
 
 
 class CanUpload(permissions.BasePermission):
@@ -216,17 +228,6 @@ def original_or_404(original_id: str, request: Request) -> Original:
     return original
 
 
-def the_upload(files: MultiValueDict[str, UploadedFile], missing: str) -> UploadedFile:
-    """The one file of an upload, from the field `file` (LimitedUploadHandler has refused a second one already)."""
-    upload = files.get("file")
-    if upload is None:
-        elsewhere = next(iter(files), None)
-        if elsewhere is not None:
-            missing = f"Send the image in the field named 'file', not {elsewhere[:40]!r}."
-        raise DarkroomError(missing, code="missing_file", param="file")
-    return upload
-
-
 def check_may_download(request: Request, original: Original) -> None:
     if visibility.may_download(request.user, original):
         return
@@ -237,13 +238,14 @@ def check_may_download(request: Request, original: Original) -> None:
 
 
 class OriginalListCreateApi(generics.ListAPIView):
-    """GET: originals, newest first, filterable. POST: upload one image (multipart field `file`)."""
+    """GET: originals, newest first, filterable. POST: upload one image (multipart field `file`), or import one by
+    URL (`url`, as a form field or a JSON object)."""
 
     serializer_class = OriginalOutput
     filterset_class = OriginalFilter
     pagination_class = OriginalPagination
     permission_classes = [CanUpload]
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     def get_queryset(self) -> QuerySet[Original]:
         return selectors.original_list(viewer=self.request.user)
@@ -256,19 +258,20 @@ class OriginalListCreateApi(generics.ListAPIView):
         return [AnonUploadThrottle(), UserUploadThrottle()] if self.request.method == "POST" else []
 
     @extend_schema(
-        request={"multipart/form-data": OriginalInput},
+        request={"multipart/form-data": OriginalInput, "application/json": ImportInput},
         responses={201: OriginalOutput, 200: OriginalOutput},
-        description="Upload an image. The same bytes uploaded again by the same owner answer 200 with the "
+        description="Upload an image (file), or import one by URL (url: fetched by the server, from the hosts of "
+        "IMPORT_URL_HOSTS and public addresses only). The same bytes again from the same owner answer 200 with the "
         "original already stored.",
     )
     def post(self, request: Request) -> Response:
+        owner = request.user if request.user.is_authenticated else None
         try:
-            upload = the_upload(
-                request.FILES, "Send the image as multipart/form-data in a field named 'file', with a filename."
-            )
-            original, created = services.original_create(
-                upload=upload, owner=request.user if request.user.is_authenticated else None
-            )
+            source = requested_source(request)
+            if isinstance(source, str):
+                original, created = services.original_import(url=source, owner=owner)
+            else:
+                original, created = services.original_create(upload=source, owner=owner)
         except DarkroomError as exc:
             UPLOAD_REFUSALS.labels(code=exc.code).inc()
             raise

@@ -1,6 +1,7 @@
 """Sanitise a client's filename for display; it is never used as a path."""
 
 import unicodedata
+from urllib.parse import unquote, urlsplit
 
 MAX_FILENAME_LENGTH = 255
 
@@ -21,3 +22,13 @@ def display_filename(raw: str | None) -> str:
         else:
             name = name[:MAX_FILENAME_LENGTH]
     return name
+
+
+def url_filename(url: str) -> str:
+    """The last segment of a URL's path, percent-decoded, for display_filename: `…/fotos/caf%C3%A9.jpg` is
+    `café.jpg`; empty for a path that ends in a slash."""
+    try:
+        segment = urlsplit(url).path.rsplit("/", 1)[-1]
+    except ValueError:
+        return ""
+    return unquote(segment, errors="replace")

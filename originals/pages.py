@@ -22,9 +22,10 @@ from server.errors import PAGE_CSP, DarkroomError, error_response, refusal_in_ki
 from server.metrics import UPLOAD_REFUSALS, UPLOADS
 
 from . import selectors, services, visibility
-from .api import AnonUploadThrottle, OriginalOutput, UserUploadThrottle, the_upload
+from .api import AnonUploadThrottle, OriginalOutput, UserUploadThrottle
 from .inspection import ACCEPTED_FORMATS, accepted_extensions, accepted_mime_types
 from .models import Original, User
+from .sources import form_url, the_upload
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +112,7 @@ def _home(request: HttpRequest, page_number: int = 1, upload_error: str = "", st
         "private_gallery": not settings.PUBLIC_GALLERY,
         "limits": upload_limits(),
         "can_upload": settings.ANONYMOUS_UPLOADS or request.user.is_authenticated,
+        "can_import": bool(settings.IMPORT_URL_HOSTS),
         "upload_error": upload_error,
         "item_url": reverse("gallery-item", args=["ORIGINAL_ID"]),
     }
@@ -198,10 +200,14 @@ def _the_file(request: HttpRequest) -> UploadedFile:
 
 
 def _create(request: HttpRequest) -> tuple[Original, bool]:
-    """The upload itself, counted in the same metrics as the API's."""
+    """The upload itself (or the import of the form's `url`), counted in the same metrics as the API's."""
     try:
         owner = request.user if isinstance(request.user, User) else None
-        original, created = services.original_create(upload=_the_file(request), owner=owner)
+        url = form_url(request)
+        if url is not None:
+            original, created = services.original_import(url=url, owner=owner)
+        else:
+            original, created = services.original_create(upload=_the_file(request), owner=owner)
         visibility.remember_upload(request, original)
     except DarkroomError as exc:
         UPLOAD_REFUSALS.labels(code=exc.code).inc()

@@ -1,4 +1,5 @@
-"""Writes for originals: create from an upload (validated, deduplicated, stored) and delete (record, file, variants)."""
+"""Writes for originals: create from an upload or import one by URL (validated, deduplicated, stored) and delete
+(record, file, variants)."""
 
 import logging
 from collections.abc import Iterator
@@ -7,14 +8,17 @@ from decimal import Decimal
 from typing import IO
 
 from django.conf import settings
-from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
 from django.db import transaction
 
 from server.errors import DarkroomError
 
 from . import store, visibility
+from .destinations import parse_host_pattern
 from .errors import UploadTooLarge
-from .filenames import display_filename
+from .fetch import FetchPolicy, fetch
+from .fetch_errors import FetchError
+from .filenames import display_filename, url_filename
 from .inspection import EXTENSIONS, ImageFacts, Limits, inspect_image
 from .models import Original, User
 from .placeholders import placeholder_of
@@ -56,9 +60,10 @@ def _earlier_upload(sha256: str, owner: User | None) -> Original | None:
     return None
 
 
-def original_create(*, upload: UploadedFile, owner: User | None) -> tuple[Original, bool]:
+def original_create(*, upload: UploadedFile, owner: User | None, name: str | None = None) -> tuple[Original, bool]:
     """Store an upload once under its hash; the same bytes from the same owner return the existing original
-    (anonymous uploads only in a public gallery: see _earlier_upload)."""
+    (anonymous uploads only in a public gallery: see _earlier_upload). `name` is the client's name for it, when
+    not the upload's own (an import's, from its URL)."""
     facts, sha256 = _facts_and_hash(upload)
     with store.locked(sha256), _store_errors():
         # The object first, then the record: a record never names bytes the store lacks.
@@ -75,13 +80,56 @@ def original_create(*, upload: UploadedFile, owner: User | None) -> tuple[Origin
             bytes=upload.size or 0,
             frames=facts.frames,
             has_alpha=facts.has_alpha,
-            filename=display_filename(upload.name),
+            filename=display_filename(upload.name if name is None else name),
             owner=owner,
             blurhash=facts.placeholder.blurhash if facts.placeholder else None,
             dominant_color=facts.placeholder.color if facts.placeholder else None,
         )
     logger.info("original created id=%s sha256=%s format=%s bytes=%s", original.id, sha256, facts.format, upload.size)
     return original, True
+
+
+def import_policy() -> FetchPolicy:
+    """What an import by URL may fetch, from the settings (read per request, so a settings change takes effect)."""
+    return FetchPolicy(
+        hosts=tuple(parse_host_pattern(host) for host in settings.IMPORT_URL_HOSTS),
+        max_bytes=settings.MAX_UPLOAD_BYTES,
+        timeout=settings.IMPORT_URL_TIMEOUT_SECONDS,
+        connect_timeout=settings.IMPORT_URL_CONNECT_TIMEOUT_SECONDS,
+        max_redirects=settings.IMPORT_URL_MAX_REDIRECTS,
+        allow_loopback=settings.IMPORT_URL_ALLOW_LOOPBACK,
+        ca_file=settings.IMPORT_URL_CA_FILE or None,
+    )
+
+
+def original_import(*, url: str, owner: User | None) -> tuple[Original, bool]:
+    """Fetch the image at `url` into a temporary file (originals/fetch.py: public addresses of IMPORT_URL_HOSTS
+    only) and store it as original_create stores an upload: the same inspection, limits and deduplication. Every
+    refusal names the parameter `url`."""
+    if not settings.IMPORT_URL_HOSTS:
+        raise DarkroomError(
+            "Import by URL is off on this server (IMPORT_URL_HOSTS is empty); upload the file instead.",
+            code="import_disabled",
+            param="url",
+            status=403,
+        )
+    upload = TemporaryUploadedFile("import", "application/octet-stream", 0, None)
+    try:
+        try:
+            fetched = fetch(url, upload.file, import_policy())  # type: ignore[arg-type]
+        except FetchError as exc:
+            logger.info("import refused code=%s: %s", exc.code, exc.message)
+            raise DarkroomError(exc.message, code=exc.code, param="url", status=exc.status) from exc
+        upload.size = fetched.size
+        logger.info("import fetched bytes=%s redirects=%s", fetched.size, fetched.redirects)
+        try:
+            return original_create(upload=upload, owner=owner, name=url_filename(url) or url_filename(fetched.url))
+        except DarkroomError as exc:
+            if exc.param in (None, "file"):
+                exc.param = "url"  # the bytes came from the URL: its inspection's refusals name it
+            raise
+    finally:
+        upload.close()
 
 
 @contextmanager

@@ -118,6 +118,62 @@ if PUBLIC_ORIGINALS and not PUBLIC_GALLERY:
 # How long an anonymous uploader's session may see its upload's page and have its variants signed.
 ANONYMOUS_UPLOAD_SECONDS = _positive_int("ANONYMOUS_UPLOAD_SECONDS", 3600)
 
+
+_IMPORT_HOST = re.compile(r"(\*|(\*\.)?[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?|\[[0-9a-f:.]+\])(:([0-9]{1,5}|\*))?")
+
+
+def _import_hosts(name: str) -> list[str]:
+    """Host patterns: `images.example.com`, `*.example.com`, `*`, an IP address; each with `:port`, `:*` or neither."""
+    hosts = [value.strip().lower() for value in env.list(name, default=[]) if value.strip()]
+    for value in hosts:
+        match = _IMPORT_HOST.fullmatch(value)
+        port = match and match[5]
+        bad_ip = match is not None and value.startswith("[") and not _is_ipv6(match[1][1:-1])
+        if match is None or bad_ip or (port and port != "*" and not 1 <= int(port) <= 65535):
+            raise ImproperlyConfigured(
+                f"{name} must be host names (images.example.com), *.domain (its subdomains), * (any host) or IP "
+                f"addresses ([2001:db8::1] for IPv6), each with an optional :port or :* (any port), comma-separated; "
+                f"got {value!r}"
+            )
+    return hosts
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _seconds(name: str, default: float, maximum: float) -> float:
+    try:
+        value = env.float(name, default=default)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number of seconds, got {env.str(name)!r}") from exc
+    if not 0 < value <= maximum:
+        raise ImproperlyConfigured(f"{name} must be above 0 and at most {maximum:g}, got {value:g}")
+    return value
+
+
+# Import by URL (originals/fetch.py; README, Security): the hosts whose images an upload may name instead of sending
+# the file. Empty: import is off. Only public addresses are ever connected to, whatever a host resolves to.
+IMPORT_URL_HOSTS = _import_hosts("IMPORT_URL_HOSTS")
+IMPORT_URL_MAX_REDIRECTS = _positive_int("IMPORT_URL_MAX_REDIRECTS", 3, minimum=0)
+IMPORT_URL_TIMEOUT_SECONDS = _seconds("IMPORT_URL_TIMEOUT_SECONDS", 10.0, maximum=60.0)  # all of it, redirects too
+IMPORT_URL_CONNECT_TIMEOUT_SECONDS = _seconds(
+    "IMPORT_URL_CONNECT_TIMEOUT_SECONDS", min(3.0, IMPORT_URL_TIMEOUT_SECONDS), maximum=IMPORT_URL_TIMEOUT_SECONDS
+)
+# PEM certificates that https imports trust instead of the system's store (a private CA); empty: the system's.
+IMPORT_URL_CA_FILE = env.str("IMPORT_URL_CA_FILE", default="")
+if IMPORT_URL_CA_FILE and not Path(IMPORT_URL_CA_FILE).is_file():
+    raise ImproperlyConfigured(f"IMPORT_URL_CA_FILE names no file: {IMPORT_URL_CA_FILE!r}")
+# Loopback addresses (127.0.0.0/8, ::1) become importable: for tests and a local server only, refused in production.
+# Every other private, link-local or reserved range stays refused.
+IMPORT_URL_ALLOW_LOOPBACK = _bool("IMPORT_URL_ALLOW_LOOPBACK", default=False)
+if IMPORT_URL_ALLOW_LOOPBACK and not LOCAL:
+    raise ImproperlyConfigured("IMPORT_URL_ALLOW_LOOPBACK must not be true in production: it is for tests")
+
 INSTALLED_APPS = [
     "originals",  # first: its createsuperuser replaces Django's (the first app with a command's name wins)
     "django.contrib.admin",

@@ -24,6 +24,12 @@ NAMES = (
     "FORWARDED_ALLOW_IPS",
     "AUTO_FORMATS",
     "PUBLIC_BASE_URL",
+    "IMPORT_URL_HOSTS",
+    "IMPORT_URL_MAX_REDIRECTS",
+    "IMPORT_URL_TIMEOUT_SECONDS",
+    "IMPORT_URL_CONNECT_TIMEOUT_SECONDS",
+    "IMPORT_URL_CA_FILE",
+    "IMPORT_URL_ALLOW_LOOPBACK",
 )
 
 
@@ -75,6 +81,16 @@ def test_the_width_ladder_starts_with_placeholder_and_avatar_widths(monkeypatch,
         ({**LOCAL, "PUBLIC_BASE_URL": "img.example.com"}, "PUBLIC_BASE_URL"),
         ({**LOCAL, "PUBLIC_BASE_URL": "https://img.example.com/?a=1"}, "PUBLIC_BASE_URL"),
         ({**LOCAL, "PUBLIC_BASE_URL": "javascript:alert(1)"}, "PUBLIC_BASE_URL"),
+        ({**PRODUCTION, "IMPORT_URL_ALLOW_LOOPBACK": "true"}, "IMPORT_URL_ALLOW_LOOPBACK"),
+        ({**LOCAL, "IMPORT_URL_ALLOW_LOOPBACK": "maybe"}, "IMPORT_URL_ALLOW_LOOPBACK"),
+        ({**LOCAL, "IMPORT_URL_HOSTS": "https://images.example.com"}, "IMPORT_URL_HOSTS"),
+        ({**LOCAL, "IMPORT_URL_HOSTS": "images.example.com,*.*.example.com"}, "IMPORT_URL_HOSTS"),
+        ({**LOCAL, "IMPORT_URL_MAX_REDIRECTS": "-1"}, "IMPORT_URL_MAX_REDIRECTS"),
+        ({**LOCAL, "IMPORT_URL_TIMEOUT_SECONDS": "0"}, "IMPORT_URL_TIMEOUT_SECONDS"),
+        ({**LOCAL, "IMPORT_URL_TIMEOUT_SECONDS": "600"}, "IMPORT_URL_TIMEOUT_SECONDS"),
+        ({**LOCAL, "IMPORT_URL_TIMEOUT_SECONDS": "ten"}, "IMPORT_URL_TIMEOUT_SECONDS"),
+        ({**LOCAL, "IMPORT_URL_CONNECT_TIMEOUT_SECONDS": "20"}, "IMPORT_URL_CONNECT_TIMEOUT_SECONDS"),
+        ({**LOCAL, "IMPORT_URL_CA_FILE": "/nonexistent/ca.pem"}, "IMPORT_URL_CA_FILE"),
     ],
 )
 def test_refused_at_start(monkeypatch, env, refused):
@@ -127,3 +143,22 @@ def test_trusted_proxies(monkeypatch, value, networks):
 )
 def test_public_base_url(monkeypatch, value, base):
     assert load(monkeypatch, LOCAL if value is None else {**LOCAL, "PUBLIC_BASE_URL": value})["PUBLIC_BASE_URL"] == base
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (PRODUCTION, {"IMPORT_URL_HOSTS": [], "IMPORT_URL_MAX_REDIRECTS": 3, "IMPORT_URL_TIMEOUT_SECONDS": 10.0}),
+        (PRODUCTION, {"IMPORT_URL_CONNECT_TIMEOUT_SECONDS": 3.0, "IMPORT_URL_ALLOW_LOOPBACK": False}),
+        ({**LOCAL, "IMPORT_URL_TIMEOUT_SECONDS": "2"}, {"IMPORT_URL_CONNECT_TIMEOUT_SECONDS": 2.0}),
+        ({**LOCAL, "IMPORT_URL_ALLOW_LOOPBACK": "true"}, {"IMPORT_URL_ALLOW_LOOPBACK": True}),
+        (
+            {**PRODUCTION, "IMPORT_URL_HOSTS": "Images.Example.com, *.cdn.example.com:8443,[2001:DB8::7]:*"},
+            {"IMPORT_URL_HOSTS": ["images.example.com", "*.cdn.example.com:8443", "[2001:db8::7]:*"]},
+        ),
+        ({**LOCAL, "IMPORT_URL_MAX_REDIRECTS": "0"}, {"IMPORT_URL_MAX_REDIRECTS": 0}),
+    ],
+)
+def test_import_by_url_settings(monkeypatch, env, expected):
+    settings = load(monkeypatch, env)
+    assert {name: settings[name] for name in expected} == expected

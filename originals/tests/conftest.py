@@ -1,6 +1,7 @@
 """Fixtures for the originals tests: API clients, users and small images made in code."""
 
 import io
+from collections.abc import Callable, Iterator
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -8,6 +9,8 @@ from PIL import Image
 from rest_framework.test import APIClient
 
 from originals.models import User
+
+from .remote import GUARD, Remote, Route
 
 
 def jpeg_bytes(
@@ -66,3 +69,25 @@ def alice_client(client: APIClient, alice: User) -> APIClient:
 @pytest.fixture
 def staff_client(client: APIClient, staff: User) -> APIClient:
     return bearer(client, "root", "root-password-1")
+
+
+@pytest.fixture
+def remotes() -> Iterator[Callable[..., Remote]]:
+    """Start real servers on 127.0.0.1 (`remotes({"/a.jpg": body(...)})`); while the test runs, nothing may connect
+    to any other address or look up any other name (remote.GUARD)."""
+    started: list[Remote] = []
+
+    def start(routes: dict[str, Route], tls: object = None) -> Remote:
+        remote = Remote(routes, tls).start()  # type: ignore[arg-type]
+        started.append(remote)
+        return remote
+
+    GUARD.refused.clear()
+    GUARD.on = True
+    try:
+        yield start
+    finally:
+        GUARD.on = False
+        for remote in started:
+            remote.stop()
+    assert GUARD.refused == [], "the fetcher tried to reach beyond loopback"

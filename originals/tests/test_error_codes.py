@@ -27,6 +27,7 @@ ROOT_CONSTRUCTORS = {
     "DarkroomError": None,
     "InvalidSpec": 2,
     "refusal": 2,  # transforms/answer.py: the variant answer's JSON error
+    "FetchError": None,  # originals/fetch_errors.py: an import's refusal, answered as a DarkroomError naming url
 }
 # (file, expression): where its values come from. Each source is collected elsewhere in this test.
 # (file, function, expression): where its values come from. Each source is collected elsewhere in this test.
@@ -39,6 +40,8 @@ PASS_THROUGHS = {
     ("server/errors.py", "_token_refusal", "code"): "HANDLER_CODES",
     ("server/errors.py", "_api_refusal", "code"): "HANDLER_CODES",
     ("originals/pages.py", "refusal", "exc.code"): "a DarkroomError's",
+    ("originals/services.py", "original_import", "exc.code"): "a FetchError's",
+    ("originals/fetch.py", "_redirected", "exc.code"): "a FetchError's, told again with where the redirect went",
     ("originals/pages.py", "dispatch", "exc.code"): "a DarkroomError's",
     ("transforms/builder.py", "get", "exc.code"): "an InvalidSpec's",
     ("transforms/answer.py", "refusal", "code"): "its callers' codes, collected at each call",
@@ -180,6 +183,7 @@ def test_the_collector_sees_the_kinds_of_codes():
         "not_ready",  # a dict literal
         "invalid_signature",  # returned by signature_problem
         "token_not_valid",  # the handler's set
+        "url_address_forbidden",  # FetchError(code=...)
     } <= emitted_codes()
 
 

@@ -11,6 +11,7 @@ from originals.models import Original
 from originals.pages import PAGE_CSP, decimal_size
 
 from .conftest import bearer, jpeg_bytes, upload
+from .remote import body
 
 pytestmark = pytest.mark.django_db
 
@@ -304,3 +305,31 @@ def test_the_builder_refuses_what_image_refuses_with_the_same_words(client, quer
     builder = client.get(f"/originals/{original.id}/url/?{query}")
     assert image.status_code == builder.status_code == 400
     assert builder.json() == image.json()
+
+
+def test_the_page_imports_by_url_when_the_server_does(browser, settings, remotes):
+    assert 'id="import-form"' not in browser.get("/").content.decode(), "no import form while import is off"
+    settings.IMPORT_URL_HOSTS = ["127.0.0.1:*"]
+    settings.IMPORT_URL_ALLOW_LOOPBACK = True
+    data = jpeg_bytes((30, 20), color="plum")
+    remote = remotes({"/plum.jpg": body(data)})
+    page = browser.get("/").content.decode()
+    assert 'id="import-form"' in page and 'name="url"' in page
+    response = browser.post(
+        "/upload/",
+        {"csrfmiddlewaretoken": csrf_token(browser), "url": remote.url("/plum.jpg")},
+        HTTP_ACCEPT=BROWSER_ACCEPT,
+    )
+    assert response.status_code == 303
+    assert Original.objects.get(filename="plum.jpg").bytes == len(data)
+    refused = browser.post(
+        "/upload/",
+        {"csrfmiddlewaretoken": csrf_token(browser), "url": "http://10.0.0.1/a.jpg"},
+        HTTP_ACCEPT=BROWSER_ACCEPT,
+    )
+    assert refused.status_code == 403 and "IMPORT_URL_HOSTS" in refused.content.decode()
+    dropzone = browser.post(
+        "/upload/", {"csrfmiddlewaretoken": csrf_token(browser), "url": remote.url("/nope.jpg")}, headers=DROPZONE
+    )
+    assert dropzone.status_code == 502 and dropzone.json()["code"] == "url_status"
+    assert dropzone.json()["param"] == "url"

@@ -72,8 +72,15 @@ def test_missing_file_field(client, fields, error):
     assert response.json() == {"error": error, "code": "missing_file", "param": "file"}
 
 
-def test_json_body_is_415(client):
+def test_a_file_in_a_json_body_is_400(client):
+    # JSON carries an import's url (test_import_url.py); a file is multipart.
     response = client.post("/api/v1/originals/", {"file": "x"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_parameter" and response.json()["param"] == "file"
+
+
+def test_another_body_type_is_415(client):
+    response = client.generic("POST", "/api/v1/originals/", b"<file/>", content_type="application/xml")
     assert response.status_code == 415 and response.json()["code"] == "unsupported_media_type"
 
 
