@@ -38,6 +38,14 @@ class OriginalOutput(serializers.ModelSerializer):
     focal_y = serializers.FloatField(
         read_only=True, allow_null=True, help_text="The focal point's distance from the top, a fraction of the height."
     )
+    blurhash = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text="A BlurHash (https://blurha.sh) of the upright picture, to paint while it loads; null until made.",
+    )
+    dominant_color = serializers.CharField(
+        read_only=True, allow_null=True, help_text='The dominant colour, as "#rrggbb"; null when blurhash is.'
+    )
     original_url = serializers.SerializerMethodField(
         help_text="The untouched uploaded bytes, EXIF and all; null when you may not download them (README, Security)."
     )
@@ -63,6 +71,8 @@ class OriginalOutput(serializers.ModelSerializer):
             "created",
             "focal_x",
             "focal_y",
+            "blurhash",
+            "dominant_color",
             "variants",
         ]
 

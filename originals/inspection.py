@@ -10,6 +10,7 @@ from PIL import Image
 from transforms.decoders import ALLOWED_DECODERS, exif_orientation
 
 from .errors import UnprocessableImage, UnsupportedFormat
+from .placeholders import Placeholder, placeholder_from, small_upright
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class ImageFacts:
     height: int
     frames: int
     has_alpha: bool
+    placeholder: Placeholder | None = None  # None only when it could not be made (logged); never a refusal
 
     @property
     def extension(self) -> str:
@@ -132,13 +134,25 @@ def _verify_checksums(fp: IO[bytes], fmt: str) -> None:
         raise UnprocessableImage(f"The PNG is corrupt ({exc}).") from exc
 
 
+def _placeholder(image: Image.Image, orientation: int) -> Placeholder | None:
+    """The placeholder, from the frame just decoded (a few milliseconds: no second decode). A picture that passed
+    every check is never refused for it: None, logged, and `backfill_placeholders` can try again."""
+    try:
+        return placeholder_from(small_upright(image, orientation))
+    except Exception:  # decoration: never a reason to lose an upload
+        logger.warning("no placeholder for a %s %sx%s upload", image.format, *image.size, exc_info=True)
+        return None
+
+
 def inspect_image(fp: IO[bytes], limits: Limits) -> ImageFacts:
-    """Identify an upload from its bytes; refuse foreign formats (415) and corrupt or oversized ones (422)."""
+    """Identify an upload from its bytes; refuse foreign formats (415) and corrupt or oversized ones (422).
+    Its placeholder (BlurHash and dominant colour) is made from the first frame decoded for the check."""
     with _open(fp) as image:
         frames = _frame_count(image)
         _check_limits(image, frames, limits)
         orientation = exif_orientation(image)
         _decode_first_frame(image)
+        placeholder = _placeholder(image, orientation)
         width, height = image.size
         if orientation in _SWAPPING_ORIENTATIONS:
             width, height = height, width
@@ -147,7 +161,7 @@ def inspect_image(fp: IO[bytes], limits: Limits) -> ImageFacts:
         has_alpha = image.mode in _ALPHA_MODES or "transparency" in image.info
         mime = Image.MIME.get(fmt, "application/octet-stream")
     _verify_checksums(fp, fmt)
-    return ImageFacts(fmt, mime, width, height, frames, has_alpha)
+    return ImageFacts(fmt, mime, width, height, frames, has_alpha, placeholder)
 
 
 def inspect_bytes(data: bytes, limits: Limits) -> ImageFacts:

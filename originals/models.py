@@ -36,6 +36,7 @@ class User(AbstractUser):
 
 ORIGINAL_ID = re.compile(r"[A-Za-z0-9_-]{1,16}")
 UNIT_INTERVAL = [MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(1))]
+BLURHASH_MAX_LENGTH = 4 + 2 * 9 * 9  # the longest BlurHash: 9x9 components (ours have 12 to 16: 28 to 36 characters)
 
 
 def new_original_id() -> str:
@@ -67,6 +68,10 @@ class Original(models.Model):
     # height, to a ten-thousandth; both or neither. What variants with gravity=focal keep.
     focal_x = models.DecimalField(max_digits=5, decimal_places=4, null=True, blank=True, validators=UNIT_INTERVAL)
     focal_y = models.DecimalField(max_digits=5, decimal_places=4, null=True, blank=True, validators=UNIT_INTERVAL)
+    # What a page paints while the picture loads (originals/placeholders.py), made at upload; both or neither. Null,
+    # not "", means not made yet (originals from before, or a picture Pillow could not shrink): backfill_placeholders.
+    blurhash = models.CharField(max_length=BLURHASH_MAX_LENGTH, null=True, blank=True)  # noqa: DJ001
+    dominant_color = models.CharField(max_length=7, null=True, blank=True)  # noqa: DJ001 - "#rrggbb"
 
     class Meta:
         ordering = ["-created", "-id"]
@@ -83,7 +88,12 @@ class Original(models.Model):
                     focal_y__lte=1,
                 ),
                 name="focal_point_both_or_neither_in_0_1",
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(blurhash__isnull=True, dominant_color__isnull=True)
+                | models.Q(blurhash__isnull=False, dominant_color__isnull=False),
+                name="placeholder_both_or_neither",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -21,6 +21,7 @@ from .fetch_errors import FetchError
 from .filenames import display_filename, url_filename
 from .inspection import EXTENSIONS, ImageFacts, Limits, inspect_image
 from .models import Original, User
+from .placeholders import placeholder_of
 from .signals import original_changed, original_deleted
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,8 @@ def original_create(*, upload: UploadedFile, owner: User | None, name: str | Non
             has_alpha=facts.has_alpha,
             filename=display_filename(upload.name if name is None else name),
             owner=owner,
+            blurhash=facts.placeholder.blurhash if facts.placeholder else None,
+            dominant_color=facts.placeholder.color if facts.placeholder else None,
         )
     logger.info("original created id=%s sha256=%s format=%s bytes=%s", original.id, sha256, facts.format, upload.size)
     return original, True
@@ -178,6 +181,22 @@ def original_focus(*, original: Original, focal_x: Decimal | None, focal_y: Deci
     transaction.on_commit(lambda: original_changed.send(sender=Original, original_id=original_id))
     logger.info("original focal point id=%s x=%s y=%s", original_id, focal_x, focal_y)
     return original
+
+
+def original_placeholder_make(*, original: Original) -> bool:
+    """Make the original's placeholder (BlurHash and dominant colour) again from its stored bytes, read through the
+    store (a bucket too), and record it; False when the record is gone meanwhile. FileNotFoundError when the store
+    lost the bytes, PlaceholderError when they cannot be decoded, DarkroomError when the store is away."""
+    stored, _ = original_file(original)
+    with stored:
+        placeholder = placeholder_of(stored)
+    original.blurhash, original.dominant_color = placeholder.blurhash, placeholder.color
+    # Only these two columns: a focal point set meanwhile stays as it is.
+    updated = Original.objects.filter(pk=original.pk).update(
+        blurhash=placeholder.blurhash, dominant_color=placeholder.color
+    )
+    logger.info("original placeholder id=%s blurhash=%s color=%s", original.id, placeholder.blurhash, placeholder.color)
+    return bool(updated)
 
 
 def storage_discrepancies() -> tuple[list[str], list[str]]:

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
@@ -106,7 +107,7 @@ def newcomer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Newcomer]:
 
 
 def test_the_readme_shows_each_kind_of_command():
-    assert len(LINES) == 5, LINES
+    assert len(LINES) == 6, LINES
     assert all(line.startswith(("DATA_DIR=/tmp/darkroom ", "PORT=9000 DATA_DIR=/tmp/darkroom ")) for line in LINES)
 
 
@@ -146,6 +147,31 @@ def test_warm_and_prune_act_on_the_servers_variants(newcomer):
     assert pruned.returncode == 0, pruned.stderr
     counted = re.search(r"^(\d+) variants, (\d+) bytes", pruned.stdout, re.MULTILINE)
     assert counted is not None and int(counted[1]) >= 2, pruned.stdout  # an empty DATA_DIR would have none
+
+
+def test_backfill_makes_the_placeholders_the_server_shows(newcomer):
+    """As after an upgrade: originals without placeholders get them from the command, and the server shows them; one
+    whose file is gone is named, and the command fails."""
+    made = []
+    for colour in ("red", "blue"):
+        buffer = io.BytesIO()
+        Image.new("RGB", (320, 240), colour).save(buffer, "PNG")
+        status, _, body = newcomer.server.upload(buffer.getvalue(), f"{colour}.png")
+        assert status == 201, body
+        made.append(json.loads(body))
+    with sqlite3.connect(newcomer.data_dir / "darkroom.sqlite3") as database:  # as the upgrade's migration leaves them
+        database.execute("UPDATE originals_original SET blurhash = NULL, dominant_color = NULL")
+    filled = newcomer.run(the_line("backfill_placeholders"))
+    assert filled.returncode == 0, filled.stderr
+    assert re.search(r"^made \d+, already had one 0, deleted meanwhile 0, failed 0$", filled.stdout, re.MULTILINE)
+    for original, colour in zip(made, ("#ff0000", "#0000ff"), strict=True):
+        status, _, body = newcomer.server.request("GET", f"/api/v1/originals/{original['id']}/")
+        assert (json.loads(body)["blurhash"], json.loads(body)["dominant_color"]) == (original["blurhash"], colour)
+    (newcomer.data_dir / "originals" / made[0]["sha256"][:2] / f"{made[0]['sha256']}.png").unlink()
+    failed = newcomer.run(the_line("backfill_placeholders").replace("placeholders", "placeholders --force"))
+    assert failed.returncode != 0
+    assert f"{made[0]['id']}: its file is missing from the store" in failed.stderr
+    assert "1 placeholder(s) could not be made" in failed.stderr
 
 
 def test_another_data_dir_is_refused_not_created(newcomer, tmp_path):

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
 from PIL import Image
 from rest_framework.test import APIClient
 
@@ -159,3 +160,27 @@ def test_the_store_away_is_a_503_with_retry_after_and_nothing_recorded(
     assert status == 201
     assert len(s3.objects(bucket)) == 2
     assert APIClient().get(f"/image/{kept['id']}/?w=60").status_code == 200
+
+
+def test_backfill_placeholders_reads_the_bucket_and_names_what_it_cannot(
+    monkeypatch: pytest.MonkeyPatch, settings, s3: ObjectStore, db: None
+) -> None:
+    relay = Relay(s3.endpoint)
+    relay.start()
+    use_bucket(monkeypatch, settings, s3, relay.endpoint)
+    made = {post(jpeg(colour, (120, 80)))[1]["id"]: colour for colour in ("red", "blue")}
+    at_upload = dict(Original.objects.values_list("id", "dominant_color"))
+    Original.objects.update(blurhash=None, dominant_color=None)
+    assert not any(store.path_for(sha, "jpg").exists() for sha in Original.objects.values_list("sha256", flat=True))
+    relay.stop()
+    try:
+        err = io.StringIO()
+        with pytest.raises(CommandError, match=r"2 placeholder\(s\) could not be made"):
+            call_command("backfill_placeholders", stdout=io.StringIO(), stderr=err)
+        assert all(f"{original_id}: The file store is unavailable" in err.getvalue() for original_id in made)
+    finally:
+        relay.start()
+    out = io.StringIO()
+    call_command("backfill_placeholders", stdout=out)
+    assert out.getvalue().splitlines()[-1] == "made 2, already had one 0, deleted meanwhile 0, failed 0"
+    assert dict(Original.objects.values_list("id", "dominant_color")) == at_upload

@@ -65,6 +65,7 @@ def test_an_imported_image_is_stored_as_its_upload_would_be(client, importing, r
     assert created["sha256"] == hashlib.sha256(PHOTO).hexdigest()
     assert (created["format"], created["width"], created["height"], created["bytes"]) == ("JPEG", 64, 48, len(PHOTO))
     assert created["filename"] == "holiday snap.jpg"
+    assert created["blurhash"] and created["dominant_color"].startswith("#"), "its placeholder, as an upload's"
     assert response["Location"].endswith(f"/api/v1/originals/{created['id']}/")
     stored = client.get(created["original_url"])
     assert b"".join(stored.streaming_content) == PHOTO

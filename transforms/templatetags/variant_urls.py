@@ -1,7 +1,9 @@
 """Template tags that write variant URLs, srcsets, whole `<img>` and `<picture>` elements, through transforms.links.
 
 Each takes an Original, or an original's id with its `width=` and `height=` (as recorded: upright), so a separate
-Django site that only knows ids can use them; with PUBLIC_BASE_URL set, the URLs are absolute.
+Django site that only knows ids can use them; with PUBLIC_BASE_URL set, the URLs are absolute. The `<img>` of
+{% variant_img %} and {% picture %} carries the original's placeholder as `data-blurhash` and `data-color`, which
+static/js/placeholders.js paints until the picture arrives.
 """
 
 import re
@@ -26,6 +28,8 @@ DENSITIES = (1, 2)  # srcset candidates, as dpr: ordinary and high-density scree
 PICTURE_FORMATS = ("avif", "webp")  # <source>s of {% picture %}, most preferred first; the <img> has the default
 PICTURE_WIDTHS = (320, 640, 960, 1280, 1920)
 _ASPECT = re.compile(r"([1-9][0-9]{0,4})[:/]([1-9][0-9]{0,4})")
+_BLURHASH = re.compile(r"[0-9A-Za-z#$%*+,\-.:;=?@\[\]^_{|}~]{6,166}")  # BlurHash's base 83 digits
+_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 
 
 class Picture(Protocol):
@@ -56,6 +60,31 @@ def picture_of(picture: Picture | str, kwargs: dict[str, Any]) -> Picture:
             f"an original given by its id ({picture!r}) needs its width= and height= as whole numbers of pixels"
         )
     return Sized(picture, width, height)
+
+
+def placeholder_attributes(picture: Picture, kwargs: dict[str, Any]) -> dict[str, str]:
+    """`data-blurhash` and `data-color` for static/js/placeholders.js: the `blurhash=` and `dominant_color=` keywords
+    when given (taken from `kwargs`; empty leaves one out), else an Original's own, as its JSON has them; with the
+    picture's `data-aspect` (upright width / height), the shape the hash is painted in before the box crops it."""
+    found: dict[str, str] = {}
+    for keyword, attribute, pattern in (
+        ("blurhash", "data-blurhash", _BLURHASH),
+        ("dominant_color", "data-color", _COLOR),
+    ):
+        value = kwargs.pop(keyword, getattr(picture, keyword, None))
+        if value in (None, ""):
+            continue
+        if not isinstance(value, str) or not pattern.fullmatch(value):
+            raise template.TemplateSyntaxError(f"{keyword}= is the {keyword} of the original's JSON, got {value!r}")
+        found[attribute] = value
+    if found:
+        found["data-aspect"] = f"{picture.width / picture.height:.4f}"
+    return found
+
+
+def shown_upright(spec: VariantSpec, placeholder: dict[str, str]) -> dict[str, str]:
+    """The placeholder is of the upright picture: a variant turned or mirrored gets none rather than a wrong one."""
+    return {} if spec.rotate or spec.flip else placeholder
 
 
 def absolute(path: str) -> str:
@@ -140,11 +169,13 @@ def variant_img(picture: Picture | str, **kwargs: Any) -> SafeString:
     """`{% variant_img original w=240 h=240 fit="cover" alt="…" class="…" %}`: a lazy `<img>` with `srcset`
     and the variant's own `width`/`height`, so the page does not shift when it arrives."""
     picture = picture_of(picture, kwargs)
+    placeholder = placeholder_attributes(picture, kwargs)
     params, attributes = _split(kwargs)
     spec = variant_spec(params)
     width, height = output_size(picture, spec)
     candidates = srcset_candidates(picture, spec)
-    attributes = {"loading": "lazy", "decoding": "async", "alt": "", **attributes}
+    placeholder = shown_upright(spec, placeholder)
+    attributes = {"loading": "lazy", "decoding": "async", "alt": "", **attributes, **placeholder}
     extra = format_html_join("", ' {}="{}"', ((name, value) for name, value in attributes.items()))
     return format_html(
         '<img src="{}" srcset="{}" width="{}" height="{}"{}>',
@@ -172,6 +203,7 @@ def picture(
     parameter applies to every candidate; other keywords are attributes of the `<img>` (`loading` lazy by default).
     """
     picture = picture_of(picture, kwargs)
+    placeholder = placeholder_attributes(picture, kwargs)
     params, attributes = _split(kwargs)
     for name in ("w", "h", "dpr", PRESET):
         if name in params:
@@ -186,7 +218,8 @@ def picture(
         if srcset
     ]
     largest_spec, (width, height) = candidates[-1]
-    attributes = {"loading": "lazy", "decoding": "async", "alt": "", **attributes}
+    placeholder = shown_upright(largest_spec, placeholder)
+    attributes = {"loading": "lazy", "decoding": "async", "alt": "", **attributes, **placeholder}
     extra = format_html_join("", ' {}="{}"', ((name, value) for name, value in attributes.items()))
     img = format_html(
         '<img src="{}" srcset="{}" sizes="{}" width="{}" height="{}"{}>',

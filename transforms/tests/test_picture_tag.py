@@ -93,11 +93,12 @@ def test_aspect_crops_every_candidate(client: Client, photo: Original) -> None:
 
 def test_an_id_with_its_size_is_the_same_picture(photo: Original) -> None:
     by_original = render('{% picture o widths="200,400" alt="" %}', o=photo)
-    by_id = render('{% picture oid width=1000 height=600 widths="200,400" alt="" %}', oid=photo.id)
+    keywords = "width=1000 height=600 blurhash=o.blurhash dominant_color=o.dominant_color"  # as its JSON has them
+    by_id = render("{% picture o.id " + keywords + ' widths="200,400" alt="" %}', o=photo)
     assert by_id == by_original
     with pytest.raises(TemplateSyntaxError, match="width= and height="):
-        render('{% picture oid widths="200" %}', oid=photo.id)
-    assert render("{% variant_img oid width=1000 height=600 w=100 %}", oid=photo.id) == render(
+        render('{% picture o.id widths="200" %}', o=photo)
+    assert render("{% variant_img o.id " + keywords + " w=100 %}", o=photo) == render(
         "{% variant_img o w=100 %}", o=photo
     )
 
