@@ -88,6 +88,7 @@ class Original(models.Model):
                     focal_y__lte=1,
                 ),
                 name="focal_point_both_or_neither_in_0_1",
+                violation_error_message="Set both focal_x and focal_y (fractions from 0 to 1), or clear both.",
             ),
             models.CheckConstraint(
                 condition=models.Q(blurhash__isnull=True, dominant_color__isnull=True)

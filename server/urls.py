@@ -1,7 +1,11 @@
 """Darkroom's URL map."""
 
+from typing import Any
+
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from originals import pages
@@ -9,7 +13,20 @@ from transforms import builder
 
 from . import health
 
+
+class Favicon(RedirectView):
+    """/favicon.ico, which browsers ask of every page without a <link rel="icon"> (the admin's, the API docs'):
+    the site's SVG icon, looked up per request so production's hashed static name is the one sent."""
+
+    permanent = True
+    http_method_names = ["get", "head"]
+
+    def get_redirect_url(self, *args: Any, **kwargs: Any) -> str:
+        return static("favicon.svg")
+
+
 urlpatterns = [
+    path("favicon.ico", Favicon.as_view(), name="favicon"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics, name="metrics"),

@@ -89,3 +89,10 @@ def test_csrf_refusals_are_csrf_failed(original_id: str):
     page = Client(enforce_csrf_checks=True).post("/admin/login/", {"username": "a", "password": "b"}, headers=BROWSER)
     assert page.status_code == 403 and page["Content-Type"].startswith("text/html")
     assert "security token is missing" in page.content.decode()
+
+
+def test_the_favicon_browsers_ask_for_is_the_sites_icon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"].endswith("favicon.svg")
+    assert client.get(response["Location"]).status_code == 200
+    assert client.post("/favicon.ico").status_code == 405

@@ -16,6 +16,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='original',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('focal_x__isnull', True), ('focal_y__isnull', True)), models.Q(('focal_x__gte', 0), ('focal_x__isnull', False), ('focal_x__lte', 1), ('focal_y__gte', 0), ('focal_y__isnull', False), ('focal_y__lte', 1)), _connector='OR'), name='focal_point_both_or_neither_in_0_1'),
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('focal_x__isnull', True), ('focal_y__isnull', True)), models.Q(('focal_x__gte', 0), ('focal_x__isnull', False), ('focal_x__lte', 1), ('focal_y__gte', 0), ('focal_y__isnull', False), ('focal_y__lte', 1)), _connector='OR'), name='focal_point_both_or_neither_in_0_1', violation_error_message='Set both focal_x and focal_y (fractions from 0 to 1), or clear both.'),
         ),
     ]

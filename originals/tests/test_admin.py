@@ -43,10 +43,23 @@ def test_the_list_shows_each_original_with_a_thumbnail_that_is_served(admin_clie
     thumbnails = re.findall(r'<img src="([^"]+)" width="(\d+)" height="(\d+)" alt="harbour.jpg"', html)
     assert len(thumbnails) == 1
     src, width, height = thumbnails[0]
-    assert (int(width), int(height)) == (64, 48), "never drawn larger than the picture"
     assert src.startswith(f"/image/{picture.id}/?") and "fit=cover" in src.replace("&amp;", "&")
     image = admin_client.get(src.replace("&amp;", "&"))
     assert image.status_code == 200 and image["Content-Type"] == "image/jpeg"
+    with Image.open(io.BytesIO(image.content)) as thumbnail:
+        served = thumbnail.size
+    # the preset is a square crop: the box is square too, so the crop is never stretched to the picture's 4:3
+    assert (int(width), int(height)) == (80, 80) and served[0] == served[1], (width, height, served)
+
+
+@pytest.mark.parametrize(
+    ("preset", "box"),
+    [("w=200&h=200&fit=cover", (80, 80)), ("w=300&h=100&fit=cover", (80, 27)), ("w=200&h=200", (64, 48))],
+)
+def test_a_thumbnail_is_drawn_in_the_shape_its_preset_serves(admin_client, picture, settings, preset, box):
+    settings.VARIANT_PRESETS = {"thumbnail": preset}
+    html = admin_client.get("/admin/originals/original/").content.decode()
+    assert re.search(rf'<img src="[^"]+" width="{box[0]}" height="{box[1]}" alt="harbour.jpg"', html), preset
 
 
 def test_the_change_page_marks_the_focal_point_over_the_picture(admin_client, picture):
@@ -78,10 +91,18 @@ def test_moving_the_focal_point_in_the_admin_moves_the_focal_crops(admin_client,
     assert red > 200 and blue < 60, "the cached crop was dropped: the new one is at the right edge, all red"
 
 
+def test_the_admin_rounds_a_focal_point_as_the_api_does(admin_client, picture):
+    path = f"/admin/originals/original/{picture.id}/change/"
+    assert admin_client.post(path, {"focal_x": "0.12345", "focal_y": "1.00004", "_save": "Save"}).status_code == 302
+    saved = Original.objects.get(pk=picture.pk)
+    assert (saved.focal_x, saved.focal_y) == (Decimal("0.1234"), Decimal("1.0000")), "half to even, as PATCH"
+
+
 @pytest.mark.parametrize(
     "form, error",
     [
-        ({"focal_x": "0.5", "focal_y": ""}, "focal_point_both_or_neither"),
+        ({"focal_x": "0.5", "focal_y": ""}, "Set both focal_x and focal_y (fractions from 0 to 1), or clear both."),
+        ({"focal_x": "", "focal_y": "0.5"}, "Set both focal_x and focal_y (fractions from 0 to 1), or clear both."),
         ({"focal_x": "1.5", "focal_y": "0.5"}, "less than or equal to 1"),
         ({"focal_x": "left", "focal_y": "0.5"}, "Enter a number"),
     ],
