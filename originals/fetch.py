@@ -236,6 +236,10 @@ def _exchange(target: Target, policy: FetchPolicy, deadline: Deadline) -> Iterat
     except Exception as exc:  # sockets, http.client, urllib3's ProtocolError: what broke is the remote's answer
         if watchdog.fired.is_set() or isinstance(exc, TimeoutError):
             raise deadline.expired() from exc
+        if response is not None:  # it was reached and answered, then broke off (a truncated body, a reset)
+            raise FetchError(
+                f"{target.host_header} broke off its answer: {_why(exc)}.", code="url_unreachable", status=502
+            ) from exc
         raise _unreachable(target, _why(exc)) from exc
     finally:
         watchdog.timer.cancel()

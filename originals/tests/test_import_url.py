@@ -296,7 +296,7 @@ def test_a_content_length_over_the_limit_is_refused_before_the_body(client, impo
         (body(PHOTO, status=206), 502, "url_status", "answered 206"),
         (body(PHOTO, status=304), 502, "url_status", "answered 304"),
         (hang_up, 502, "url_unreachable", "could not be reached"),
-        (body(PHOTO[:100], length=len(PHOTO)), 502, "url_unreachable", "could not be reached"),
+        (body(PHOTO[:100], length=len(PHOTO)), 502, "url_unreachable", "broke off its answer"),
         (body(b"<html>not a picture</html>", content_type="image/jpeg"), 415, "unsupported_format", "not an accepted"),
         (
             body(b"<svg xmlns='http://www.w3.org/2000/svg'/>", content_type="image/svg+xml"),
