@@ -19,7 +19,7 @@ class TransformsConfig(AppConfig):
         # originals knows nothing of variants: a deletion reaches them through its signal.
         original_deleted.connect(forget_original, dispatch_uid="transforms.forget_original")
         original_changed.connect(forget_facts, dispatch_uid="transforms.forget_facts")  # a moved focal point
-        # And every other worker, on every host, through Redis (transforms/events.py).
+        # And every other worker: this host's through its event log, every host's through Redis (transforms/events.py).
         events.listener.on("deleted", forget_everywhere_here)
         events.listener.on("changed", known_originals.forget)
         links.provide(links_of)  # and it names an original's variant URLs through this hook

@@ -1,10 +1,14 @@
-"""What one worker tells every other worker on every host, through Redis pub/sub: an original deleted or changed.
+"""What one worker tells every other worker: an original deleted or changed; the host's workers through a log file,
+every host's through Redis pub/sub.
 
-Every worker that has learned an original's facts (variants.KnownOriginals.remember) first subscribes to
-channel() in a thread of its own; a delete on any host is published there, and each worker drops the original's
-facts, its memory-tier copies and this host's variants on disk within milliseconds. When Redis is away the
-message is lost: KNOWN_ORIGINALS_SECONDS (60 s), how long a worker trusts what it remembered, stays the bound (facts
-are never kept longer, so a delete missed during an outage is honoured by then too).
+Every worker that has learned an original's facts (variants.KnownOriginals.remember) first starts following
+log_path() (transforms/event_log.py) and subscribes to channel(), each in a thread of its own; a change is written to
+both, and each worker drops the original's facts (and for a delete its memory-tier copies and this host's variants on
+disk): the host's workers within POLL_SECONDS (50 ms) whether or not Redis is there, the other hosts' within
+milliseconds through Redis. A worker may hear one change twice (both ways, or its own): the handlers only forget.
+When Redis is away its message is lost: KNOWN_ORIGINALS_SECONDS (60 s), how long a worker trusts what it
+remembered, stays the bound across hosts (facts are never kept longer, so a delete missed during an outage is
+honoured by then too).
 """
 
 import contextlib
@@ -13,11 +17,13 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import redis
 from django.conf import settings
 
+from . import event_log
 from .cache.redis import redis_tier
 
 logger = logging.getLogger(__name__)
@@ -31,26 +37,36 @@ def channel() -> str:
     return f"darkroom:{database}:originals"
 
 
+def log_path() -> Path:
+    """The host's event log: beside the variants every worker of the host shares."""
+    return Path(settings.DATA_DIR) / "events.log"
+
+
 SUBSCRIBE_WAIT_SECONDS = 0.5  # how long the first remember() waits for the subscription before going on
 
 Handler = Callable[[str], None]
 
 
 class Listener:
-    """This process's subscription to channel(): started once per process (after a fork too), kept up while Redis is."""
+    """This process's follower of log_path() and subscription to channel(): started once per process (after a fork
+    too), kept up while Redis is."""
 
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
-        self._pid = 0
+        self._pid = 0  # the process whose thread is subscribed
+        self._log_pid = 0  # the process whose thread follows the log
         self._lock = threading.Lock()
         self.subscribed = threading.Event()
-        self.received = 0
+        self.received = 0  # messages from Redis
+        self.read = 0  # events from the log
 
     def on(self, kind: str, handler: Handler) -> None:
         self._handlers[kind] = handler
 
     def ensure(self) -> None:
         """Start listening in this process unless it does; the first time, wait briefly for the subscription."""
+        if self._log_pid != os.getpid():
+            self._follow()
         if self._pid == os.getpid() or not redis_tier.configured:
             return
         with self._lock:
@@ -60,6 +76,35 @@ class Listener:
             self.subscribed = threading.Event()
             threading.Thread(target=self._run, name="darkroom-events", daemon=True).start()
         self.subscribed.wait(SUBSCRIBE_WAIT_SECONDS)
+
+    def _follow(self) -> None:
+        """Start reading the log from its end, here, so that no change published after this call is missed."""
+        with self._lock:
+            if self._log_pid == os.getpid():
+                return
+            self._log_pid = os.getpid()
+            follower = event_log.LogFollower(log_path())
+            try:
+                follower.start()
+            except OSError as exc:  # the thread keeps trying; the expiry is the bound meanwhile
+                logger.warning("cannot read %s: %s", follower.path, exc)
+            threading.Thread(target=self._read, args=(follower,), name="darkroom-events-log", daemon=True).start()
+
+    def _read(self, follower: event_log.LogFollower) -> None:
+        pid = os.getpid()
+        while self._log_pid == pid:
+            time.sleep(event_log.POLL_SECONDS)
+            try:
+                if follower.path != log_path():  # DATA_DIR changed (tests): a new log, from its end
+                    follower.close()
+                    follower = event_log.LogFollower(log_path())
+                    follower.start()
+                for kind, original_id in follower.poll():
+                    self.read += 1
+                    self._dispatch(kind, original_id)
+            except OSError as exc:
+                logger.warning("cannot read %s: %s; retrying", follower.path, exc)
+                time.sleep(1.0)
 
     def _run(self) -> None:
         pid = os.getpid()
@@ -96,18 +141,28 @@ class Listener:
         data = message.get("data")
         text = data.decode() if isinstance(data, bytes) else str(data)
         kind, _, original_id = text.partition(":")
-        handler = self._handlers.get(kind)
-        if handler is not None and original_id:
+        if original_id:
             self.received += 1
-            try:
-                handler(original_id)
-            except Exception:
-                logger.exception("handling %s of %s failed", kind, original_id)
+            self._dispatch(kind, original_id)
+
+    def _dispatch(self, kind: str, original_id: str) -> None:
+        handler = self._handlers.get(kind)
+        if handler is None:
+            return
+        try:
+            handler(original_id)
+        except Exception:
+            logger.exception("handling %s of %s failed", kind, original_id)
 
 
 listener = Listener()
 
 
 def publish(kind: str, original_id: str) -> None:
-    """Tell every worker on every host; nothing (the expiry is the bound) when Redis is away."""
+    """Tell every worker of this host (the log) and of every other host (Redis; nothing when it is away: the expiry
+    is the bound). ValueError, and nothing told, for a kind or id that is not one."""
+    try:
+        event_log.append(log_path(), kind, original_id)
+    except OSError as exc:  # the change is made; the other workers will forget within the expiry
+        logger.warning("could not append %s:%s to %s: %s", kind, original_id, log_path(), exc)
     redis_tier.call(lambda r: r.publish(channel(), f"{kind}:{original_id}"))

@@ -60,10 +60,11 @@ class OriginalFacts:
 class KnownOriginals:
     """An in-process map from id to OriginalFacts, so a cache hit needs no database query.
 
-    An id can be deleted, and its focal point moved. Every worker on every host hears of it through Redis
-    (transforms/events.py) and forgets the id within milliseconds; when Redis is away, entries still expire after
-    KNOWN_ORIGINALS_SECONDS, which then bounds how long a worker may answer hits for a deleted original, or the
-    variants of a focal point that another worker has moved. Bounded in size; the oldest entries go first.
+    An id can be deleted, and its focal point moved. Every worker hears of it (transforms/events.py): those of this
+    host through its event log within 50 ms, those of other hosts through Redis within milliseconds, and forgets the
+    id; when Redis is away, entries still expire after KNOWN_ORIGINALS_SECONDS, which then bounds how long a worker
+    of another host may answer hits for a deleted original, or the variants of a focal point moved there. Bounded
+    in size; the oldest entries go first.
     """
 
     def __init__(self, max_entries: int = 100_000) -> None:
@@ -72,7 +73,7 @@ class KnownOriginals:
         self._lock = threading.Lock()
 
     def remember(self, original: Original) -> None:
-        events.listener.ensure()  # listen for deletes on other hosts before trusting facts for a while
+        events.listener.ensure()  # hear of deletes elsewhere before trusting facts for a while
         expires = time.monotonic() + settings.KNOWN_ORIGINALS_SECONDS
         with self._lock:
             if len(self._entries) >= self.max_entries:
@@ -104,7 +105,7 @@ def forget_original(sender: object, *, original_id: str, **kwargs: object) -> No
     """An original was deleted (originals.signals.original_deleted): its variants and this worker's facts go."""
     cache.variants_purge(original_id)
     known_originals.forget(original_id)
-    events.publish("deleted", original_id)  # and every other worker, on every host
+    events.publish("deleted", original_id)  # and every other worker, of this host and the others
 
 
 def forget_everywhere_here(original_id: str) -> None:
