@@ -147,3 +147,30 @@ def test_the_render_time_budget_holds(tmp_path: Path, server_name: str):
         assert running.request("GET", "/healthz")[0] == 200
     finally:
         running.stop()
+
+
+@pytest.mark.parametrize("replacement", ["sighup", "max_requests"])
+def test_kept_alive_hits_do_not_fail_while_workers_are_replaced(tmp_path: Path, server_name: str, replacement: str):
+    """wrk's 8 kept-alive connections on a cached variant while the workers are replaced (SIGHUP, or MAX_REQUESTS
+    a few times over): no hit fails. A worker that closed a kept-alive connection as a request came in failed it."""
+    from .test_slow_clients import wrk
+
+    env = {"MAX_REQUESTS": "3000"} if replacement == "max_requests" else {}
+    running = live.start(tmp_path / "data", workers=2, server=server_name, extra_env=env)
+    try:
+        status, _, body = running.upload(images.encode(images.photo((640, 480)), "JPEG"))
+        assert status == 201, body
+        path = f"/image/{json.loads(body)['id']}/?w=100"
+        for _ in range(8):
+            assert running.request("GET", path)[0] == 200
+        before = set(workers(running))
+        if replacement == "sighup":
+            threading.Timer(1.0, running.process.send_signal, args=(signal.SIGHUP,)).start()
+        hits = wrk(f"http://127.0.0.1:{running.port}{path}", 8)
+        assert hits["requests"] > 3000 and hits["failures"] == 0, hits
+        deadline = time.monotonic() + 20  # granian replaces one worker at a time, 3.5 s apart
+        while time.monotonic() < deadline and before & set(workers(running)):
+            time.sleep(0.1)
+        assert not before & set(workers(running)), "every worker was replaced"
+    finally:
+        running.stop()
