@@ -24,6 +24,8 @@ What gunicorn's configuration does and how it is done here:
   over WORKER_MAX_RSS_MB (granian's --workers-max-rss), the new worker started before the old one is stopped;
 - a stopping worker's answers carry `Connection: close`, so that no client sends a request on a kept-alive connection
   the worker is about to close (WorkerApplication; without it 11 of 219,000 hits failed in 12 s of 5 replacements);
+- a worker whose master has died stops (gunicorn's workers watch their parent's pid); granian's went on serving,
+  orphaned, for as long as anyone let them (stop_with_master);
 - timeout: granian has no worker timeout; the render time budget (transforms/render_pool.py) bounds renders.
 
 These lean on granian's MPServer internals (2.8.7 to 2.8.9: _init_shared_socket, _spawn_worker and the worker's
@@ -34,6 +36,7 @@ has loaded the application, `recycle-<pid>` once it has served its MAX_REQUESTS.
 """
 
 import contextlib
+import ctypes
 import importlib
 import itertools
 import os
@@ -41,6 +44,7 @@ import random
 import shutil
 import signal
 import socket
+import sys
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -53,6 +57,8 @@ THREADS_DEFAULT = 32  # as server/gunicorn.py's threads
 MAX_REQUESTS_DEFAULT = 100_000  # as server/gunicorn.py's max_requests
 CHECK_SECONDS = 1  # how often the master looks for workers due for replacement (by requests or memory)
 STATE_ENV = "DARKROOM_GRANIAN_STATE"  # the marker directory, handed to the workers
+MASTER_ENV = "DARKROOM_GRANIAN_MASTER"  # the master's pid
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -105,6 +111,16 @@ class WorkerApplication:
         return self.app(environ, closing)
 
 
+def stop_with_master() -> None:
+    """Have the kernel send this worker SIGTERM, granian's signal for a graceful stop, when the master dies. (Sent when
+    the master's thread that forked the worker ends: granian forks from its main thread, so at the master's end.)"""
+    if sys.platform != "linux":
+        return
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != int(os.environ[MASTER_ENV]):  # the master died before the request was made
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def load_application(target: str) -> WSGIApp:
     """Runs in each worker after the fork: the preloaded application, with what gunicorn's hooks and options do."""
     from django.db import connections
@@ -112,6 +128,7 @@ def load_application(target: str) -> WSGIApp:
     from server.wsgi import application
     from transforms.render_pool import render_pool
 
+    stop_with_master()
     connections.close_all()
     try:
         render_pool.warm()
@@ -196,6 +213,7 @@ def main(loader: Callable[[str], WSGIApp] = load_application) -> None:
         options.update(workers_max_rss=int(max_rss), rss_samples=5)  # over it for 5 s in a row
     state = tempfile.mkdtemp(prefix="darkroom-granian-")
     os.environ[STATE_ENV] = state
+    os.environ[MASTER_ENV] = str(os.getpid())
     try:
         Master(
             "server.wsgi:application",

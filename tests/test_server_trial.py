@@ -1,6 +1,7 @@
 """What the application server must keep (issue 15's trial), against each server of tests/server.py's TRIAL: graceful
 restart and stop with requests in flight, /metrics summed over worker processes, the render time budget."""
 
+import contextlib
 import io
 import json
 import os
@@ -174,3 +175,21 @@ def test_kept_alive_hits_do_not_fail_while_workers_are_replaced(tmp_path: Path, 
         assert not before & set(workers(running)), "every worker was replaced"
     finally:
         running.stop()
+
+
+def test_workers_stop_when_their_master_dies(tmp_path: Path, server_name: str):
+    """A master SIGKILLed (the OOM killer's choice, a crash): its workers stop instead of serving on, orphaned, with
+    nothing left to replace or stop them."""
+    running = live.start(tmp_path / "data", workers=2, server=server_name)
+    orphans = workers(running)
+    try:
+        running.process.kill()
+        running.process.wait()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in orphans):
+            time.sleep(0.1)
+        assert not [pid for pid in orphans if Path(f"/proc/{pid}").exists()], "a worker outlived its master"
+    finally:
+        for pid in orphans:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
