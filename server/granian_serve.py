@@ -39,6 +39,7 @@ import contextlib
 import ctypes
 import importlib
 import itertools
+import multiprocessing.util
 import os
 import random
 import shutil
@@ -129,6 +130,10 @@ def load_application(target: str) -> WSGIApp:
     from transforms.render_pool import render_pool
 
     stop_with_master()
+    # A granian worker ends with os._exit (multiprocessing's), so atexit's render_pool.close would not run and its
+    # render processes would outlive it, orphaned (zombies under a master that is PID 1); multiprocessing's own
+    # finalizers do run.
+    multiprocessing.util.Finalize(None, render_pool.close, exitpriority=0)
     connections.close_all()
     try:
         render_pool.warm()
