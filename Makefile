@@ -80,7 +80,7 @@ pytest: $(VENV)/.dev
 trial: $(VENV)/.dev
 	TRIAL_SERVERS=gunicorn,granian $(BIN)/pytest -s -p no:cacheprovider tests/test_slow_clients.py tests/test_server_trial.py \
 		tests/faults tests/test_operations.py tests/test_granian_serve.py \
-		-k "slow_uploads or trial or faults or json_logs or proxy_headers or granian_serve" $(PYTEST_ARGS)
+		-k "slow_uploads or trial or faults or json_logs or proxy_headers or servers_own_refusals or granian_serve" $(PYTEST_ARGS)
 
 ## The database-touching tests against PostgreSQL (DATABASE_URL must name a server that can create databases).
 test-postgres: $(VENV)/.dev
