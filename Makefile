@@ -76,10 +76,11 @@ pytest: $(VENV)/.dev
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## Issue 15's server trial: the tests that start servers, against gunicorn and granian side by side (README, "Why
-## gunicorn"); `pytest -s` prints the slow-client figures. Some fail on granian: that is the trial's answer.
+## gunicorn"), and what server/granian_serve.py adds to granian; `pytest -s` prints the slow-client figures.
 trial: $(VENV)/.dev
 	TRIAL_SERVERS=gunicorn,granian $(BIN)/pytest -s -p no:cacheprovider tests/test_slow_clients.py tests/test_server_trial.py \
-		tests/faults tests/test_operations.py -k "slow_uploads or trial or faults or json_logs or proxy_headers" $(PYTEST_ARGS)
+		tests/faults tests/test_operations.py tests/test_granian_serve.py \
+		-k "slow_uploads or trial or faults or json_logs or proxy_headers or servers_own_refusals or granian_serve" $(PYTEST_ARGS)
 
 ## The database-touching tests against PostgreSQL (DATABASE_URL must name a server that can create databases).
 test-postgres: $(VENV)/.dev

@@ -17,7 +17,7 @@ BIN = Path(sys.executable).parent
 
 # The command line of each application server of issue 15's trial, configured alike (WEB_CONCURRENCY worker processes
 # of WEB_THREADS threads; HOST and PORT from the environment). MAKE_RUN is the one `make run`, the Dockerfile and
-# fly.toml use; the others lost the trial (README, "Why gunicorn") and stay to repeat it.
+# fly.toml use; the others stay to repeat the trial (README, "Why gunicorn").
 COMMANDS: dict[str, list[str]] = {
     "gunicorn": [str(BIN / "gunicorn"), "-c", "server/gunicorn.py", "server.wsgi:application"],
     "granian": [str(BIN / "python"), "-m", "server.granian_serve"],

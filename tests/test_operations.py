@@ -314,10 +314,13 @@ def _raw(running: Any, request: bytes) -> tuple[int, dict[str, str], bytes]:
 
 
 @pytest.mark.slow
-def test_the_servers_own_refusals_are_json_too(tmp_path: Path):
+@pytest.mark.parametrize("server_name", live.TRIAL)
+def test_the_servers_own_refusals_are_json_too(tmp_path: Path, server_name: str):
     """What gunicorn refuses before Django sees it (a long request line, too many headers, bytes that are not HTTP)
-    is answered in the house's JSON shape, not gunicorn's HTML page (server/gunicorn.py, write_json_error)."""
-    running = live.start(tmp_path / "data", workers=1, server=live.MAKE_RUN)
+    is answered in the house's JSON shape, not gunicorn's HTML page (server/gunicorn.py, write_json_error). Part of
+    issue 15's trial: granian's own refusals are hyper's, written in Rust with an empty body (README, "Why
+    gunicorn")."""
+    running = live.start(tmp_path / "data", workers=1, server=server_name)
     try:
         long_line = b"GET /image/abc/?w=" + b"9" * 9000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
         many_headers = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"X-A: b\r\n" * 200 + b"\r\n"

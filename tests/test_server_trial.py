@@ -1,6 +1,7 @@
 """What the application server must keep (issue 15's trial), against each server of tests/server.py's TRIAL: graceful
 restart and stop with requests in flight, /metrics summed over worker processes, the render time budget."""
 
+import contextlib
 import io
 import json
 import os
@@ -147,3 +148,48 @@ def test_the_render_time_budget_holds(tmp_path: Path, server_name: str):
         assert running.request("GET", "/healthz")[0] == 200
     finally:
         running.stop()
+
+
+@pytest.mark.parametrize("replacement", ["sighup", "max_requests"])
+def test_kept_alive_hits_do_not_fail_while_workers_are_replaced(tmp_path: Path, server_name: str, replacement: str):
+    """wrk's 8 kept-alive connections on a cached variant while the workers are replaced (SIGHUP, or MAX_REQUESTS
+    a few times over): no hit fails. A worker that closed a kept-alive connection as a request came in failed it."""
+    from .test_slow_clients import wrk
+
+    env = {"MAX_REQUESTS": "3000"} if replacement == "max_requests" else {}
+    running = live.start(tmp_path / "data", workers=2, server=server_name, extra_env=env)
+    try:
+        status, _, body = running.upload(images.encode(images.photo((640, 480)), "JPEG"))
+        assert status == 201, body
+        path = f"/image/{json.loads(body)['id']}/?w=100"
+        for _ in range(8):
+            assert running.request("GET", path)[0] == 200
+        before = set(workers(running))
+        if replacement == "sighup":
+            threading.Timer(1.0, running.process.send_signal, args=(signal.SIGHUP,)).start()
+        hits = wrk(f"http://127.0.0.1:{running.port}{path}", 8)
+        assert hits["requests"] > 3000 and hits["failures"] == 0, hits
+        deadline = time.monotonic() + 20  # granian replaces one worker at a time, 3.5 s apart
+        while time.monotonic() < deadline and before & set(workers(running)):
+            time.sleep(0.1)
+        assert not before & set(workers(running)), "every worker was replaced"
+    finally:
+        running.stop()
+
+
+def test_workers_stop_when_their_master_dies(tmp_path: Path, server_name: str):
+    """A master SIGKILLed (the OOM killer's choice, a crash): its workers stop instead of serving on, orphaned, with
+    nothing left to replace or stop them."""
+    running = live.start(tmp_path / "data", workers=2, server=server_name)
+    orphans = workers(running)
+    try:
+        running.process.kill()
+        running.process.wait()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in orphans):
+            time.sleep(0.1)
+        assert not [pid for pid in orphans if Path(f"/proc/{pid}").exists()], "a worker outlived its master"
+    finally:
+        for pid in orphans:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

@@ -289,8 +289,7 @@ def test_workers_are_recycled_and_their_render_processes_go_with_them(tmp_path: 
         ):
             time.sleep(0.1)
         assert worker_pids(server) and worker not in worker_pids(server), "the worker was replaced"
-        while time.monotonic() < deadline and Path(f"/proc/{render_process}").exists():
-            time.sleep(0.1)
+        # ended and reaped by the worker before it exited: orphaned, it would be a zombie of PID 1 in a container
         assert not Path(f"/proc/{render_process}").exists(), "its render process ended with it"
     finally:
         server.stop()
