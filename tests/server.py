@@ -54,6 +54,24 @@ class Server:
         finally:
             conn.close()
 
+    def superuser(self, password: str) -> str:
+        """A new staff user in this server's own database (`manage.py createsuperuser`, as the README makes one);
+        its name."""
+        name = f"staff{uuid.uuid4().hex[:6]}"
+        env = {
+            **os.environ,
+            "DARKROOM_ENV": "local",
+            "DATA_DIR": str(self.data_dir),
+            "DJANGO_SUPERUSER_USERNAME": name,
+            "DJANGO_SUPERUSER_PASSWORD": password,
+            "DJANGO_SUPERUSER_EMAIL": f"{name}@example.com",
+        }
+        env.pop("DATABASE_URL", None)
+        subprocess.run(
+            [str(BIN / "python"), "manage.py", "createsuperuser", "--noinput"], cwd=ROOT, env=env, check=True
+        )
+        return name
+
     def upload(
         self, data: bytes, name: str = "photo.jpg", headers: dict[str, str] | None = None
     ) -> tuple[int, dict[str, str], bytes]:

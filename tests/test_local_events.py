@@ -3,9 +3,7 @@ within half a second, through the host's event log (transforms/event_log.py), no
 
 import json
 import os
-import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,19 +38,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[live.Server]:
 @pytest.fixture(scope="module")
 def token(service: live.Server) -> str:
     """A staff user in the server's own database, and an access token of theirs (deletes and PATCH need one)."""
-    name = f"staff{uuid.uuid4().hex[:6]}"
-    env = {
-        **os.environ,
-        "DARKROOM_ENV": "local",
-        "DATA_DIR": str(service.data_dir),
-        "DJANGO_SUPERUSER_USERNAME": name,
-        "DJANGO_SUPERUSER_PASSWORD": PASSWORD,
-        "DJANGO_SUPERUSER_EMAIL": f"{name}@example.com",
-    }
-    env.pop("DATABASE_URL", None)
-    subprocess.run(
-        [str(live.BIN / "python"), "manage.py", "createsuperuser", "--noinput"], cwd=live.ROOT, env=env, check=True
-    )
+    name = service.superuser(PASSWORD)
     body = json.dumps({"username": name, "password": PASSWORD}).encode()
     status, _, answer = service.request("POST", "/api/v1/token/", body, {"Content-Type": "application/json"})
     assert status == 200, answer

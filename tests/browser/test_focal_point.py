@@ -1,9 +1,6 @@
 """Picking an original's focal point on its page in headless chromium: a click (PATCH), and the form without JS."""
 
 import json
-import os
-import subprocess
-import uuid
 from pathlib import Path
 
 import pytest
@@ -21,20 +18,7 @@ PASSWORD = "focal-password-1"
 @pytest.fixture(scope="module")
 def staff(service: live.Server) -> str:
     """A staff user in the service's own database (staff may move any original's focal point)."""
-    name = f"staff{uuid.uuid4().hex[:6]}"
-    env = {
-        **os.environ,
-        "DARKROOM_ENV": "local",
-        "DATA_DIR": str(service.data_dir),
-        "DJANGO_SUPERUSER_USERNAME": name,
-        "DJANGO_SUPERUSER_PASSWORD": PASSWORD,
-        "DJANGO_SUPERUSER_EMAIL": f"{name}@example.com",
-    }
-    env.pop("DATABASE_URL", None)
-    subprocess.run(
-        [str(live.BIN / "python"), "manage.py", "createsuperuser", "--noinput"], cwd=live.ROOT, env=env, check=True
-    )
-    return name
+    return service.superuser(PASSWORD)
 
 
 def log_in_and_open(page: Page, service: live.Server, staff: str, tmp_path: Path) -> str:
