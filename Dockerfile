@@ -37,7 +37,10 @@ ENV PATH=/opt/venv/bin:$PATH \
     PROMETHEUS_MULTIPROC_DIR=/tmp/darkroom-prometheus
 
 # A fixed numeric id, so that `runAsNonRoot` checks and volume ownership are predictable.
-RUN groupadd --gid 10001 darkroom \
+RUN apt-get update -qq \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tini \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --gid 10001 darkroom \
  && useradd --uid 10001 --gid darkroom --home-dir /app --no-create-home --shell /usr/sbin/nologin darkroom \
  && mkdir -p /data \
  && chown darkroom:darkroom /data
@@ -63,8 +66,10 @@ EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8080'), timeout=4)"]
 
-# The entrypoint migrates the database on the volume, then execs the command. gunicorn's control
-# socket (for `gunicornc -s /tmp/gunicorn.ctl`) would otherwise go to $HOME, which is read-only here.
-ENTRYPOINT ["/app/docker-entrypoint.sh"]
-CMD ["gunicorn", "--config", "/app/server/gunicorn.py", "--control-socket", "/tmp/gunicorn.ctl", \
-     "server.wsgi:application"]
+# tini is PID 1: it passes signals on to granian's master and reaps what is orphaned under it (a render
+# process whose worker was SIGKILLed would otherwise stay a zombie). The entrypoint migrates the database
+# on the volume, then execs the command: granian with server/granian_serve.py (README, "Why granian").
+# gunicorn stays installed, the trial's other server:
+#   docker run … darkroom gunicorn --config /app/server/gunicorn.py --control-socket /tmp/gunicorn.ctl server.wsgi:application
+ENTRYPOINT ["/usr/bin/tini", "--", "/app/docker-entrypoint.sh"]
+CMD ["python", "-m", "server.granian_serve"]

@@ -26,10 +26,15 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 migrate: $(VENV)/.runtime
 	$(BIN)/python manage.py migrate --noinput -v 0
 
-## Serve at http://$(HOST):$(PORT) with gunicorn and embedded defaults (SQLite and disk cache in ./var).
+## Serve at http://$(HOST):$(PORT) with granian and embedded defaults (SQLite and disk cache in ./var);
+## SERVER=gunicorn serves the same with gunicorn, the other server of issue 15's trial (README, "Why granian").
+SERVER ?= granian
+SERVE_granian := $(BIN)/python -m server.granian_serve
+SERVE_gunicorn := $(BIN)/gunicorn -c server/gunicorn.py server.wsgi:application
 run: migrate
-	@echo "Serving DATA_DIR=$(DATA_DIR) at http://$(HOST):$(PORT)/; its management commands: DATA_DIR=$(DATA_DIR) make manage ARGS=…"
-	PROMETHEUS_MULTIPROC_DIR=$(DATA_DIR)/prometheus $(BIN)/gunicorn -c server/gunicorn.py server.wsgi:application
+	@test -n "$(SERVE_$(SERVER))" || { echo "SERVER=$(SERVER): make run knows granian and gunicorn" >&2; exit 2; }
+	@echo "Serving DATA_DIR=$(DATA_DIR) at http://$(HOST):$(PORT)/ with $(SERVER); its management commands: DATA_DIR=$(DATA_DIR) make manage ARGS=…"
+	PROMETHEUS_MULTIPROC_DIR=$(DATA_DIR)/prometheus exec $(SERVE_$(SERVER))
 
 ## Create an admin (staff) user in DATA_DIR's database: asks in a terminal; without one, set
 ## DJANGO_SUPERUSER_USERNAME, DJANGO_SUPERUSER_EMAIL and DJANGO_SUPERUSER_PASSWORD, or it fails.
@@ -75,10 +80,10 @@ typecheck: $(VENV)/.dev
 pytest: $(VENV)/.dev
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-## Issue 15's server trial: the tests that start servers, against gunicorn and granian side by side (README, "Why
-## gunicorn"), and what server/granian_serve.py adds to granian; `pytest -s` prints the slow-client figures.
+## Issue 15's server trial: the tests that start servers, against granian and gunicorn side by side (README, "Why
+## granian"), and what server/granian_serve.py adds to granian; `pytest -s` prints the slow-client figures.
 trial: $(VENV)/.dev
-	TRIAL_SERVERS=gunicorn,granian $(BIN)/pytest -s -p no:cacheprovider tests/test_slow_clients.py tests/test_server_trial.py \
+	TRIAL_SERVERS=granian,gunicorn $(BIN)/pytest -s -p no:cacheprovider tests/test_slow_clients.py tests/test_server_trial.py \
 		tests/faults tests/test_operations.py tests/test_granian_serve.py \
 		-k "slow_uploads or trial or faults or json_logs or proxy_headers or servers_own_refusals or granian_serve" $(PYTEST_ARGS)
 

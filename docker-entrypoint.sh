@@ -11,8 +11,8 @@ if [ "$(id -u)" = 0 ]; then
     exec setpriv --reuid=darkroom --regid=darkroom --init-groups -- "$0" "$@"
 fi
 
-case "${1:-}" in
-    gunicorn | */gunicorn) python manage.py migrate --noinput ;;
+case "$*" in
+    "python -m server.granian_serve"* | gunicorn* | */gunicorn*) python manage.py migrate --noinput ;;
 esac
 
 exec "$@"

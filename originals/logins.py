@@ -137,7 +137,7 @@ _counters = _FailOpenCounters()
 
 class LoginAttempts(AxesCacheHandler):
     """AXES_HANDLER: axes' cache handler (Redis when REDIS_URL is set, else the file cache under DATA_DIR), so the
-    counts are shared by every gunicorn worker, and a Redis outage costs throttling, never a login."""
+    counts are shared by every worker process, and a Redis outage costs throttling, never a login."""
 
     def __init__(self) -> None:
         self.cache = _counters

@@ -1,6 +1,7 @@
-"""granian, configured as server/gunicorn.py configures gunicorn, for the server trial of issue 15 (README, "Why
-gunicorn"): `python -m server.granian_serve` serves server.wsgi:application on HOST:PORT with WEB_CONCURRENCY worker
-processes of WEB_THREADS threads each.
+"""The application server of `make run`, the container and fly.toml: granian (WSGI interface, worker processes of
+blocking threads), with what server/gunicorn.py's configuration gives gunicorn, the other server of issue 15's trial
+(README, "Why granian"). `python -m server.granian_serve` serves server.wsgi:application on HOST:PORT with
+WEB_CONCURRENCY worker processes of WEB_THREADS threads each.
 
 What gunicorn's configuration does and how it is done here:
 - preload_app: the application is imported here, in the master, before granian forks its workers (granian forks on
@@ -39,6 +40,7 @@ import contextlib
 import ctypes
 import importlib
 import itertools
+import logging
 import multiprocessing.util
 import os
 import random
@@ -138,8 +140,6 @@ def load_application(target: str) -> WSGIApp:
     try:
         render_pool.warm()
     except Exception:
-        import logging
-
         logging.getLogger("darkroom").exception("could not start a render process ahead of the first render")
     limit = max_requests()
     served = WorkerApplication(application, limit + random.randint(0, limit // 10) if limit else 0)
@@ -201,40 +201,51 @@ class Master(MPServer):
             self._respawn_workers(due, spawn_target, target_loader, delay=self.respawn_interval)
 
 
+def options() -> dict[str, Any]:
+    """granian's settings, from the environment as server/gunicorn.py reads it."""
+    from granian.constants import Interfaces
+
+    settings: dict[str, Any] = {
+        "address": os.environ.get("HOST", "127.0.0.1"),
+        "port": int(os.environ.get("PORT", "8000")),
+        "interface": Interfaces.WSGI,
+        "workers": int(os.environ.get("WEB_CONCURRENCY", "4")),
+        "blocking_threads": threads(),
+        "backpressure": threads(),
+        "websockets": False,
+        "log_access": False,  # the request log is Django's own line (server/middleware.py)
+        "respawn_failed_workers": True,
+        "rss_sample_interval": CHECK_SECONDS,
+        "workers_kill_timeout": 10,  # gunicorn's graceful_timeout
+    }
+    max_rss = os.environ.get("WORKER_MAX_RSS_MB")
+    if max_rss:
+        settings.update(workers_max_rss=int(max_rss), rss_samples=5)  # over it for 5 s in a row
+    return settings
+
+
+class ThreadsAreDeliberate(logging.Filter):
+    """granian warns at every start that more than 2 x CPUs + 1 threads "seems quite high" and may be ignored if
+    intentional: WEB_THREADS is, since a slow upload holds one thread (README, "Why granian")."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Python threads, which seems quite high" not in record.getMessage()
+
+
 def main(loader: Callable[[str], WSGIApp] = load_application) -> None:
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if directory:
         shutil.rmtree(directory, ignore_errors=True)
         Path(directory).mkdir(parents=True, exist_ok=True)
 
-    from granian.constants import Interfaces
-
     importlib.import_module("server.wsgi")  # preload: the application, imported once before the fork
 
-    workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
-    options: dict[str, Any] = {}
-    max_rss = os.environ.get("WORKER_MAX_RSS_MB")
-    if max_rss:
-        options.update(workers_max_rss=int(max_rss), rss_samples=5)  # over it for 5 s in a row
+    logging.getLogger("_granian").addFilter(ThreadsAreDeliberate())  # granian.log's logger
     state = tempfile.mkdtemp(prefix="darkroom-granian-")
     os.environ[STATE_ENV] = state
     os.environ[MASTER_ENV] = str(os.getpid())
     try:
-        Master(
-            "server.wsgi:application",
-            address=os.environ.get("HOST", "127.0.0.1"),
-            port=int(os.environ.get("PORT", "8000")),
-            interface=Interfaces.WSGI,
-            workers=workers,
-            blocking_threads=threads(),
-            backpressure=threads(),
-            websockets=False,
-            log_access=False,  # the request log is Django's own line (server/middleware.py)
-            respawn_failed_workers=True,
-            rss_sample_interval=CHECK_SECONDS,
-            workers_kill_timeout=10,  # gunicorn's graceful_timeout
-            **options,
-        ).serve(target_loader=loader)
+        Master("server.wsgi:application", **options()).serve(target_loader=loader)
     finally:
         shutil.rmtree(state, ignore_errors=True)
 

@@ -1,4 +1,4 @@
-"""Prometheus metrics of the service, shared by gunicorn's workers when PROMETHEUS_MULTIPROC_DIR is set."""
+"""Prometheus metrics of the service, shared by the server's worker processes when PROMETHEUS_MULTIPROC_DIR is set."""
 
 import os
 import time

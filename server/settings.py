@@ -231,7 +231,7 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / '
 DATABASES["default"]["CONN_MAX_AGE"] = _positive_int("CONN_MAX_AGE", 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL and a busy timeout let several gunicorn workers share the file without "database is locked".
+    # WAL and a busy timeout let several worker processes share the file without "database is locked".
     DATABASES["default"]["OPTIONS"] = {
         "timeout": _positive_int("SQLITE_BUSY_SECONDS", 20),
         "transaction_mode": "IMMEDIATE",
@@ -447,9 +447,9 @@ SPECTACULAR_SETTINGS = {
 # Behind a proxy (Fly, a load balancer): the header that carries the client's IP, trusted for throttling
 # and logs. Empty: REMOTE_ADDR as the socket says. Fly sets Fly-Client-IP and X-Forwarded-Proto.
 CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="")
-# The socket peers whose CLIENT_IP_HEADER and X-Forwarded-Proto are believed; server/gunicorn.py gives the same
-# list to gunicorn's forwarded_allow_ips, which alone decides the scheme (no SECURE_PROXY_SSL_HEADER: Django
-# would read X-Forwarded-Proto from any peer).
+# The socket peers whose CLIENT_IP_HEADER and X-Forwarded-Proto are believed; server/granian_serve.py sets
+# the scheme from this list alone, as server/gunicorn.py has gunicorn's forwarded_allow_ips do (no
+# SECURE_PROXY_SSL_HEADER: Django would read X-Forwarded-Proto from any peer).
 TRUSTED_PROXIES = _networks("TRUSTED_PROXIES", ["127.0.0.1/32", "::1/128"])
 if env.str("FORWARDED_ALLOW_IPS", default=""):
     raise ImproperlyConfigured("FORWARDED_ALLOW_IPS is replaced by TRUSTED_PROXIES (IP networks); unset it")

@@ -1,4 +1,4 @@
-"""WSGI entry point for gunicorn: Django, with the variant fast path in front of it."""
+"""WSGI entry point for the server (granian, or gunicorn): Django, with the variant fast path in front of it."""
 
 import os
 

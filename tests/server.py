@@ -16,13 +16,13 @@ BIN = Path(sys.executable).parent
 
 
 # The command line of each application server of issue 15's trial, configured alike (WEB_CONCURRENCY worker processes
-# of WEB_THREADS threads; HOST and PORT from the environment). MAKE_RUN is the one `make run`, the Dockerfile and
-# fly.toml use; the others stay to repeat the trial (README, "Why gunicorn").
+# of WEB_THREADS threads; HOST and PORT from the environment), as the Makefile's SERVE_<name>. MAKE_RUN is the one
+# `make run`, the Dockerfile and fly.toml use; the others stay to repeat the trial (README, "Why granian").
 COMMANDS: dict[str, list[str]] = {
-    "gunicorn": [str(BIN / "gunicorn"), "-c", "server/gunicorn.py", "server.wsgi:application"],
     "granian": [str(BIN / "python"), "-m", "server.granian_serve"],
+    "gunicorn": [str(BIN / "gunicorn"), "-c", "server/gunicorn.py", "server.wsgi:application"],
 }
-MAKE_RUN = "gunicorn"
+MAKE_RUN = "granian"
 # The servers the trial's tests run against, side by side (the slow clients, tests/faults, tests/test_server_trial.py,
 # JSON logs, proxy headers): make run's alone in `make test`; `make trial` names them all.
 TRIAL = [name.strip() for name in os.environ.get("TRIAL_SERVERS", MAKE_RUN).split(",") if name.strip()]

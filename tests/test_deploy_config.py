@@ -1,8 +1,7 @@
-"""fly.toml and the Dockerfile agree with the code: the port gunicorn binds, the volume, the health checks."""
+"""fly.toml and the Dockerfile agree with the code: the port granian binds, the volume, the health checks."""
 
 import json
 import os
-import runpy
 import shlex
 import subprocess
 import sys
@@ -52,7 +51,7 @@ def image_env() -> dict[str, str]:
 
 
 def image_exec_form(keyword: str) -> list[str]:
-    """The last CMD or ENTRYPOINT, which must be in exec (JSON) form so signals reach gunicorn."""
+    """The last CMD or ENTRYPOINT, which must be in exec (JSON) form so signals reach the server."""
     arguments = [arguments for kw, arguments in runtime_stage() if kw == keyword][-1]
     value = json.loads(arguments)
     assert isinstance(value, list), f"{keyword} must be a JSON list (exec form), got {arguments}"
@@ -82,7 +81,19 @@ def test_fly_toml_names_the_app_the_build_and_no_release_command():
     assert "migrate" in (ROOT / "docker-entrypoint.sh").read_text()
 
 
-def test_internal_port_is_the_port_gunicorn_binds_in_the_image(monkeypatch):
+def image_server_options(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """What the image's command starts granian with, under the image's env and fly.toml's."""
+    command = image_exec_form("CMD")
+    assert command == ["python", "-m", "server.granian_serve"], "the image serves with server/granian_serve.py"
+    for name, value in {**image_env(), **FLY["env"]}.items():
+        if name in ("HOST", "PORT", "WEB_CONCURRENCY", "WEB_THREADS", "WORKER_MAX_RSS_MB"):
+            monkeypatch.setenv(name, value)
+    from server import granian_serve
+
+    return granian_serve.options()
+
+
+def test_internal_port_is_the_port_granian_binds_in_the_image(monkeypatch):
     env = image_env()
     port = int(env["PORT"])
     assert FLY["http_service"]["internal_port"] == port
@@ -90,19 +101,22 @@ def test_internal_port_is_the_port_gunicorn_binds_in_the_image(monkeypatch):
     exposed = [int(p.split("/")[0]) for kw, args in runtime_stage() if kw == "EXPOSE" for p in args.split()]
     assert exposed == [port]
 
-    command = image_exec_form("ENTRYPOINT") + image_exec_form("CMD")
-    assert "gunicorn" in command
-    config = repo_path(command[command.index("--config") + 1])
-    monkeypatch.setenv("HOST", env["HOST"])
-    monkeypatch.setenv("PORT", str(port))
-    monkeypatch.setenv("WEB_CONCURRENCY", FLY["env"].get("WEB_CONCURRENCY", env["WEB_CONCURRENCY"]))
-    gunicorn = runpy.run_path(str(config))
-    assert gunicorn["bind"] == f"0.0.0.0:{port}", "the proxy reaches the Machine on its own address, not loopback"
-    assert gunicorn["workers"] == int(FLY["env"].get("WEB_CONCURRENCY", env["WEB_CONCURRENCY"]))
+    options = image_server_options(monkeypatch)
+    assert (options["address"], options["port"]) == ("0.0.0.0", port), "the proxy reaches the Machine's own address"
+    assert options["workers"] == int(FLY["env"].get("WEB_CONCURRENCY", env["WEB_CONCURRENCY"]))
+
+
+def test_the_image_runs_under_an_init_that_reaps_orphans():
+    """granian's master would be PID 1, and does not reap processes it did not start (a render process whose worker
+    was SIGKILLed is re-parented to PID 1): tini is, and passes signals on."""
+    entrypoint = image_exec_form("ENTRYPOINT")
+    assert entrypoint[:2] == ["/usr/bin/tini", "--"]
+    installs = " ".join(args for kw, args in runtime_stage() if kw == "RUN")
+    assert "install" in installs and " tini" in installs
 
 
 def test_entrypoint_is_in_the_image_and_executable():
-    entrypoint = repo_path(image_exec_form("ENTRYPOINT")[0])
+    entrypoint = repo_path(image_exec_form("ENTRYPOINT")[-1])
     assert entrypoint.is_file()
     assert entrypoint.stat().st_mode & 0o111, f"{entrypoint.name} must be executable"
 
@@ -148,28 +162,25 @@ def test_health_checks_answer_whatever_host_the_prober_sends(settings):
 
 
 def test_fly_trusts_its_proxy_not_everyone_and_signs_urls():
-    """The image's gunicorn and Django, started with fly.toml's [env], agree on which peers are proxies."""
-    assert "FORWARDED_ALLOW_IPS" not in FLY["env"], "TRUSTED_PROXIES feeds gunicorn's forwarded_allow_ips"
+    """Django, started with the image's and fly.toml's env, believes the proxy's headers from Fly's private ranges
+    alone; granian's scheme is taken from the same list (server/granian_serve.py: WorkerApplication asks
+    server.middleware.is_trusted_proxy, tests/test_operations.py checks it live)."""
+    assert "FORWARDED_ALLOW_IPS" not in FLY["env"], "TRUSTED_PROXIES is the one list"
     env = {k: v for k, v in os.environ.items() if k not in ("DARKROOM_ENV", "URL_SIGNING", "TRUSTED_PROXIES")}
     env.update({**image_env(), **FLY["env"], "SECRET_KEY": "s" * 50, "DATA_DIR": os.environ["DATA_DIR"]})
     probe = (
-        "import json, runpy; from gunicorn.config import Config; from server import settings; "
-        "cfg = Config(); cfg.set('forwarded_allow_ips', runpy.run_path('server/gunicorn.py')['forwarded_allow_ips']); "
-        "print(json.dumps([cfg.forwarded_allow_ips, [str(n) for n in settings.TRUSTED_PROXIES], "
-        "settings.URL_SIGNING, settings.CLIENT_IP_HEADER]))"
+        "import json; from server import settings as s; "
+        "print(json.dumps([[str(n) for n in s.TRUSTED_PROXIES], s.URL_SIGNING, s.CLIENT_IP_HEADER]))"
     )
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-    forwarded_allow_ips, trusted_proxies, signing, header = json.loads(out.stdout)
-    assert forwarded_allow_ips == trusted_proxies == FLY["env"]["TRUSTED_PROXIES"].split(",")
-    assert "*" not in forwarded_allow_ips and all(not n.endswith("/0") for n in trusted_proxies)
+    trusted_proxies, signing, header = json.loads(out.stdout)
+    assert trusted_proxies == FLY["env"]["TRUSTED_PROXIES"].split(",")
+    assert all(not n.endswith("/0") for n in trusted_proxies)
     assert signing == "presets" and header == "Fly-Client-IP"
 
 
 def test_fly_sends_a_machine_no_more_requests_than_its_threads(monkeypatch):
-    """gthread workers (a slow upload holds a thread, not a worker): Fly's hard limit fits their threads."""
-    env = image_env()
-    monkeypatch.setenv("WEB_CONCURRENCY", FLY["env"].get("WEB_CONCURRENCY", env["WEB_CONCURRENCY"]))
-    gunicorn = runpy.run_path(str(ROOT / "server" / "gunicorn.py"))
-    assert gunicorn["worker_class"] == "gthread"
+    """A slow upload holds one of a worker's threads: Fly's hard limit fits the workers' threads."""
+    options = image_server_options(monkeypatch)
     concurrency = FLY["http_service"]["concurrency"]
-    assert concurrency["soft_limit"] <= concurrency["hard_limit"] <= gunicorn["workers"] * gunicorn["threads"]
+    assert concurrency["soft_limit"] <= concurrency["hard_limit"] <= options["workers"] * options["blocking_threads"]

@@ -1,4 +1,4 @@
-"""`make run` without Redis: a moved focal point or a delete on one gunicorn worker reaches the host's other workers
+"""`make run` without Redis: a moved focal point or a delete on one worker reaches the host's other workers
 within half a second, through the host's event log (transforms/event_log.py), not after KNOWN_ORIGINALS_SECONDS."""
 
 import json

@@ -1,5 +1,6 @@
-"""Two quick-start servers side by side (as two `make run`s with different DATA_DIRs), over real gunicorn: each has
-its own control socket, and what a local server says holds there too (its text log, ranges of a file)."""
+"""Two quick-start servers side by side (as two `make run`s with different DATA_DIRs), over the real server: what a
+local server says holds there (its text log, ranges of a file); under gunicorn (`make run SERVER=gunicorn`) each has
+its own control socket."""
 
 import io
 import json
@@ -50,12 +51,17 @@ def control(socket: Path, command: str) -> dict:
     return json.loads(answer.stdout)
 
 
-def test_each_server_has_its_own_control_socket(two):
-    sockets = [running.data_dir / "gunicorn.ctl" for running in two]
-    for socket in sockets:
-        assert stat.S_ISSOCK(socket.stat().st_mode), socket
-    arbiters = [control(socket, "show all") for socket in sockets]
-    assert [answer["arbiter"]["pid"] for answer in arbiters] == [running.process.pid for running in two]
+def test_each_gunicorn_has_its_own_control_socket(tmp_path: Path):
+    two = [live.start(tmp_path / name, workers=1, server="gunicorn") for name in ("a", "b")]
+    try:
+        sockets = [running.data_dir / "gunicorn.ctl" for running in two]
+        for socket in sockets:
+            assert stat.S_ISSOCK(socket.stat().st_mode), socket
+        arbiters = [control(socket, "show all") for socket in sockets]
+        assert [answer["arbiter"]["pid"] for answer in arbiters] == [running.process.pid for running in two]
+    finally:
+        for running in two:
+            running.stop()
 
 
 def test_a_local_server_logs_route_duration_cache_and_bytes(two):
@@ -71,7 +77,7 @@ def test_a_local_server_logs_route_duration_cache_and_bytes(two):
     assert line.endswith(f"bytes={headers['content-length']}"), line
 
 
-def test_ranges_of_the_original_file_over_gunicorn(two):
+def test_ranges_of_the_original_file_over_the_server(two):
     running = two[1]
     data = jpeg("olive")
     status, _, body = running.upload(data, "olive.jpg")

@@ -1,4 +1,4 @@
-"""Logins and JWTs against real gunicorn workers: throttle counts shared by the workers (the file cache, no Redis),
+"""Logins and JWTs against the real server's workers: throttle counts shared by the workers (the file cache, no Redis),
 the client taken from the proxy's header, a JWT key apart from SECRET_KEY, and `manage.py changepassword`."""
 
 import hashlib

@@ -97,7 +97,7 @@ def newcomer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Newcomer]:
                 time.sleep(0.2)
         yield Newcomer(data_dir, port, env, server)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)  # make and the gunicorn it started, the group this test made
+        os.killpg(process.pid, signal.SIGTERM)  # make and the server it started, the group this test made
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:

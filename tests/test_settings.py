@@ -128,7 +128,7 @@ def test_trusted_proxies(monkeypatch, value, networks):
     env = PRODUCTION if value is None else {**PRODUCTION, "TRUSTED_PROXIES": value}
     settings = load(monkeypatch, env)
     assert list(settings["TRUSTED_PROXIES"]) == networks
-    # The scheme comes from gunicorn's forwarded_allow_ips, which trusts only these peers; Django's own
+    # The scheme comes from these peers alone (server/granian_serve.py, gunicorn's forwarded_allow_ips); Django's own
     # SECURE_PROXY_SSL_HEADER would believe X-Forwarded-Proto from anyone.
     assert "SECURE_PROXY_SSL_HEADER" not in settings
 

@@ -1,4 +1,4 @@
-"""50 concurrent requests for one uncached variant against gunicorn's workers: exactly one render."""
+"""50 concurrent requests for one uncached variant against the server's workers (as make run): exactly one render."""
 
 import io
 import json

@@ -1,5 +1,5 @@
 """darkroom_url.py, the one-module URL helper for other applications: the service's canonical spelling and signature,
-checked against the service's own parser in-process and against the running service (gunicorn) over HTTP."""
+checked against the service's own parser in-process and against the running service over HTTP."""
 
 import json
 from collections.abc import Iterator

@@ -84,7 +84,7 @@ class VariantFastPath:
         return [found.body]
 
     def _answer(self, environ: dict[str, Any], original_id: str) -> Answer | None:
-        https = environ.get("wsgi.url_scheme") == "https"  # gunicorn sets it from TRUSTED_PROXIES alone
+        https = environ.get("wsgi.url_scheme") == "https"  # the server sets it from TRUSTED_PROXIES alone
         if _switches()[0] and not https:
             return None  # Django redirects
         if not _host_allowed(environ):

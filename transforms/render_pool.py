@@ -267,7 +267,7 @@ class RenderPool:
         self._give_back(process, limits)
 
     def warm(self) -> None:
-        """Start one process ahead of the first render (gunicorn's post_worker_init)."""
+        """Start one process ahead of the first render (granian_serve's loader, gunicorn's post_worker_init)."""
         process = self._take(None)
         with self._lock:
             self._idle.append(process)

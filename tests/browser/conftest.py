@@ -1,4 +1,5 @@
-"""Browser fixtures: the service under gunicorn in a throwaway DATA_DIR, and Debian's chromium driven by Playwright."""
+"""Browser fixtures: the service under its server (as make run) in a throwaway DATA_DIR, and Debian's chromium
+driven by Playwright."""
 
 import io
 import os

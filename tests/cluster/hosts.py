@@ -1,4 +1,4 @@
-"""Three app hosts on one machine, as three machines would run Darkroom: each its own gunicorn (started as `make run`
+"""Three app hosts on one machine, as three machines would run Darkroom: each its own server (started as `make run`
 starts it, through tests/server.py) with its own DATA_DIR, on 127.0.0.2, .3 and .4, sharing one PostgreSQL database
 (made for the run), one Redis and one S3-compatible bucket (moto's server, behind a relay that can be stopped).
 
@@ -84,7 +84,7 @@ class Cluster:
         return host
 
     def kill_host(self, index: int) -> None:
-        """SIGKILL the host's whole process group: gunicorn, its workers, their render processes."""
+        """SIGKILL the host's whole process group: the server, its workers, their render processes."""
         host = self.hosts[index]
         os.killpg(host.process.pid, signal.SIGKILL)
         host.process.wait()
