@@ -5,7 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 export HOST ?= 127.0.0.1
 export PORT ?= 8000
-export WEB_CONCURRENCY ?= 4
+# Worker processes: one a CPU, at least 2 and at most 4 (granian warns, rightly, about more workers than CPUs).
+export WEB_CONCURRENCY ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n < 2 ? 2 : (n > 4 ? 4 : n) )))
 export DATA_DIR ?= $(CURDIR)/var
 export DARKROOM_ENV ?= local
 

@@ -209,7 +209,7 @@ def options() -> dict[str, Any]:
         "address": os.environ.get("HOST", "127.0.0.1"),
         "port": int(os.environ.get("PORT", "8000")),
         "interface": Interfaces.WSGI,
-        "workers": int(os.environ.get("WEB_CONCURRENCY", "4")),
+        "workers": int(os.environ.get("WEB_CONCURRENCY", str(min(4, max(2, os.cpu_count() or 2))))),  # as make run
         "blocking_threads": threads(),
         "backpressure": threads(),
         "websockets": False,

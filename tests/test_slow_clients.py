@@ -1,6 +1,7 @@
 """Slow clients are harmless (issue 15): 32 clients each dribbling a multipart upload at about 1 KB/s, while wrk
-measures cache hits of an existing variant on the same server, started as `make run` starts it (4 workers, no proxy
-in front to buffer bodies). The hits' p99 stays under 50 ms, no hit fails and every slow upload is stored."""
+measures cache hits of an existing variant on the same server, started as `make run` starts it (4 workers, as on 4
+CPUs; no proxy in front to buffer bodies). The hits' p99 stays under 50 ms, no hit fails and every slow upload is
+stored."""
 
 import json
 import shutil
