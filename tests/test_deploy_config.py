@@ -106,6 +106,16 @@ def test_internal_port_is_the_port_granian_binds_in_the_image(monkeypatch):
     assert options["workers"] == int(FLY["env"].get("WEB_CONCURRENCY", env["WEB_CONCURRENCY"]))
 
 
+def test_the_servers_are_runtime_requirements():
+    """The image and `make run` install requirements.txt alone: both servers must be there, pinned."""
+    pins = dict(
+        line.split("#")[0].strip().split("==")
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if "==" in line.split("#")[0]
+    )
+    assert {"granian", "gunicorn"} <= set(pins), "the servers of make run (SERVER=granian|gunicorn)"
+
+
 def test_the_image_runs_under_an_init_that_reaps_orphans():
     """granian's master would be PID 1, and does not reap processes it did not start (a render process whose worker
     was SIGKILLed is re-parented to PID 1): tini is, and passes signals on."""
