@@ -95,7 +95,7 @@ test-postgres: $(VENV)/.dev
 
 ## Build the Dockerfile with buildah and probe the running image (minutes, needs root; not part of `make test`).
 container-check:
-	../shared/tools/container-smoke $(CURDIR)
+	python3 .ci/container-smoke $(CURDIR)
 
 ## The benchmarks of issue 6, one table (about 5 minutes; BENCH_ARGS=--quick for about 2). See bench/README.md.
 bench: $(VENV)/.bench
