@@ -11,7 +11,12 @@ What gunicorn's configuration does and how it is done here:
   process before it serves (the loader below runs in the worker);
 - bind: one listening socket, held by the master, which every worker accepts from. granian 2.8 on Linux gives each
   worker a SO_REUSEPORT listener of its own instead: a worker's death then resets the connections queued on its
-  listener, and with one worker every connection is refused until the next one listens (Master._init_shared_socket);
+  listener, and with one worker every connection is refused until the next one listens (Master._init_shared_socket).
+  Bound without SO_REUSEPORT, which granian's listeners set: a second server on a port in use stops, as gunicorn does,
+  instead of taking every other connection of the first;
+- a stop signal that reaches a worker before granian has set its handlers (a Ctrl-C while a worker is replaced) ends
+  it at once (stop_before_serving): the master's handler, inherited through the fork, took it and the worker served on
+  until killed 10 s later;
 - forwarded_allow_ips: X-Forwarded-Proto sets the scheme from TRUSTED_PROXIES alone (WorkerApplication). granian's
   own helper, granian.utils.proxies.wrap_wsgi_with_proxy_headers, does not fit: it believes X-Forwarded-Proto only
   beside an X-Forwarded-For, and replaces REMOTE_ADDR with that header's client, so the peer that CLIENT_IP_HEADER is
@@ -53,7 +58,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from granian.net import SocketSpec
+from granian.net import SocketHolder
 from granian.server.mp import MPServer, WorkerProcess
 
 THREADS_DEFAULT = 32  # as server/gunicorn.py's threads
@@ -64,6 +69,7 @@ MASTER_ENV = "DARKROOM_GRANIAN_MASTER"  # the master's pid
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+MASTER: "Master | None" = None  # this process's master (in a worker: the master's copy, as it was at the fork)
 
 
 def threads() -> int:
@@ -124,8 +130,23 @@ def stop_with_master() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
+def stop_before_serving(signum: int, frame: Any) -> None:
+    """A worker's SIGINT or SIGTERM before granian has set its own handlers (it does so after the loader returns):
+    the master's handler, inherited through the fork, took it and the worker went on to serve until the master killed
+    it, 10 s later (a Ctrl-C while a worker was being replaced: 1 stop in 3 took 11-12 s). Nothing is served yet, so
+    the worker ends now, its render processes with it."""
+    from transforms.render_pool import render_pool
+
+    render_pool.close()
+    os._exit(0)
+
+
 def load_application(target: str) -> WSGIApp:
     """Runs in each worker after the fork: the preloaded application, with what gunicorn's hooks and options do."""
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, stop_before_serving)
+    if MASTER is not None and MASTER.interrupt_signal:  # the master's handler, as inherited, took a stop signal here
+        stop_before_serving(signal.SIGTERM, None)  # between the fork and this loader
     from django.db import connections
 
     from server.wsgi import application
@@ -150,16 +171,36 @@ def load_application(target: str) -> WSGIApp:
 class Master(MPServer):
     """granian's master, with gunicorn's rules for replacing workers (the module's docstring)."""
 
+    def startup(self, spawn_target: Any, target_loader: Any) -> None:
+        global MASTER
+        MASTER = self  # a worker forked from this process finds its copy here (load_application)
+        super().startup(spawn_target, target_loader)
+        if self.workers_rss is None:  # granian wakes its master to look at memory; here also for requests
+            self._watch_workers_rss()
+
     def _init_shared_socket(self) -> None:
         """One listening socket, held here and listened on by every worker: granian's own way on other systems and
         for Unix sockets (granian/server/common.py: on Linux, TCP, it builds a spec each worker binds anew). Held by
-        the master, the socket keeps its queue while workers die and are replaced."""
+        the master, the socket keeps its queue while workers die and are replaced. Bound here without SO_REUSEPORT
+        (granian's listeners set it): a second server on a port already served fails with "Address already in use",
+        as gunicorn does, instead of taking every other connection of the first."""
         if self.bind_uds:
             return super()._init_shared_socket()
-        holder = SocketSpec(self.bind_addr, self.bind_port, self.backlog).build()
-        self._shd, self._sfd, self._ssp = holder, holder.get_fd(), None  # type: ignore[assignment]
-        self._sso = socket.socket(fileno=self._sfd)
-        self._sso.set_inheritable(True)
+        family, kind, proto, _, address = socket.getaddrinfo(
+            self.bind_addr, self.bind_port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        listener = socket.socket(family, kind, proto)
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past TIME_WAIT, never a live listener
+            listener.bind(address)
+            listener.listen(self.backlog)
+        except OSError as error:
+            listener.close()
+            raise SystemExit(f"[ERROR] cannot listen at {self.bind_addr}:{self.bind_port}: {error.strerror}") from None
+        listener.set_inheritable(True)
+        holder = SocketHolder(listener.fileno(), False, self.backlog)  # type: ignore[call-arg]  # (fd, uds, backlog):
+        # the stub names no constructor; the Rust class takes these three
+        self._sso, self._sfd, self._ssp, self._shd = listener, listener.fileno(), None, holder  # type: ignore[assignment]
 
     def _spawn_worker(self, idx: int, target: Any, callback_loader: Any) -> WorkerProcess:  # type: ignore[override]
         # (as MPServer's own: AbstractServer declares a socket_loader no subclass takes)
@@ -187,11 +228,6 @@ class Master(MPServer):
                 with contextlib.suppress(ProcessLookupError):  # it may have died meanwhile
                     os.kill(pid, signal.SIGUSR1)
             super()._respawn_workers([idx], spawn_target, target_loader, delay=delay)
-
-    def startup(self, spawn_target: Any, target_loader: Any) -> None:
-        super().startup(spawn_target, target_loader)
-        if self.workers_rss is None:  # granian wakes its master to look at memory; here also for requests
-            self._watch_workers_rss()
 
     def _handle_rss_signal(self, spawn_target: Any, target_loader: Any) -> None:
         if self.workers_rss is not None:

@@ -2,9 +2,12 @@
 application still stops the server (gunicorn's WORKER_BOOT_ERROR), where a worker that dies after loading it is
 replaced however often (tests/faults: SIGKILLed mid-upload, then mid-render)."""
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -44,3 +47,60 @@ def test_a_worker_that_cannot_load_the_application_stops_granian(tmp_path: Path)
     assert done.returncode == 1, done.stdout[-2000:]
     assert "Worker crash loop detected" in done.stdout, done.stdout[-2000:]
     assert done.stdout.count("RuntimeError: the application cannot be loaded") == 2, "one respawn, then it stopped"
+
+
+def _group_members(group: int) -> list[int]:
+    """The live processes of a process group (zombies, which are only waiting to be reaped, left out)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if fields[0] != "Z" and int(fields[2]) == group:
+                members.append(int(stat.parent.name))
+    return members
+
+
+def test_a_ctrl_c_stops_the_server_and_its_workers_at_once(tmp_path: Path):
+    """A Ctrl-C reaches every process of the terminal's group: each worker stops by itself while its master stops
+    them too, and may be replacing one meanwhile. A worker started then took the master's stop signal with the
+    handler it inherited and served on until it was killed 10 s later (1 Ctrl-C in 3 under make run; every time when
+    the workers are interrupted 50 ms before their master, as here)."""
+    running = live.start(tmp_path / "data", workers=2, server="granian", own_group=True)
+    group = os.getpgid(running.process.pid)
+    try:
+        upload = running.upload(b"\xff\xd8" + b"0" * 64, "not.jpg")  # a worker that has answered something
+        assert upload[0] == 415
+        master = running.process.pid
+        workers = [int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
+        assert len(workers) == 2, workers
+        started = time.monotonic()
+        for pid in workers:
+            os.kill(pid, signal.SIGINT)
+        time.sleep(0.05)
+        os.kill(master, signal.SIGINT)
+        while _group_members(group) and time.monotonic() - started < 20:
+            time.sleep(0.05)
+        stopped = time.monotonic() - started
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
+        running.process.wait()
+    assert stopped < 5, f"the server and its workers took {stopped:.1f} s to stop"
+
+
+def test_a_second_server_on_a_port_in_use_fails_instead_of_sharing_it(tmp_path: Path):
+    """granian's listeners set SO_REUSEPORT: a second `make run` on a port already served started and took every other
+    connection of the first. server/granian_serve.py binds its one socket without it, and stops as gunicorn does."""
+    first = live.start(tmp_path / "first", workers=1, server="granian")
+    try:
+        env = {**os.environ, "DARKROOM_ENV": "local", "DATA_DIR": str(tmp_path / "second"), "WEB_CONCURRENCY": "1"}
+        env.update(HOST=first.host, PORT=str(first.port))
+        env.pop("DATABASE_URL", None)
+        second = subprocess.run(
+            live.COMMANDS["granian"], cwd=live.ROOT, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert second.returncode != 0
+        assert f"cannot listen at {first.host}:{first.port}: Address already in use" in second.stderr, second.stderr
+        assert first.request("GET", "/healthz")[0] == 200
+    finally:
+        first.stop()

@@ -18,6 +18,7 @@ import ctypes.util
 import json
 import os
 import re
+import signal
 import struct
 import sys
 import traceback
@@ -124,6 +125,9 @@ _LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if sys.platform.startswith("l
 
 
 def main() -> None:
+    # A Ctrl-C in a terminal reaches the whole process group, this process too: the web worker ends it (it closes
+    # the input) or kills it, so the interrupt is not this process's to act on (it printed a traceback a process).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     requests = os.fdopen(os.dup(0), "rb")
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # a stray print (ours or a library's) goes to stderr, never into the answers
