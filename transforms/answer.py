@@ -5,7 +5,6 @@ tiers and the render, the headers and the counting are here once. The fast path 
 database and no render (a hit or a 304) and hands everything else to Django, whose view asks for all of it.
 """
 
-import functools
 import json
 import logging
 import time
@@ -19,7 +18,7 @@ from django.dispatch import receiver
 
 from originals.store import StoreUnavailable
 from server.errors import error_payload
-from server.metrics import BYTES_SERVED, VARIANT_REQUESTS
+from server.metrics import BYTES_SERVED, VARIANT_REQUESTS, count_of
 
 from . import cache, signing
 from .http import caching_headers, content_headers, delivery_headers, not_modified, security_headers
@@ -168,12 +167,6 @@ def _forget_resolutions(**kwargs: Any) -> None:
     resolutions.reset()
 
 
-@functools.cache
-def _child(metric: Any, *labels: str) -> Any:
-    """A metric's labelled child, looked up once per worker (labels() costs more than the increment)."""
-    return metric.labels(*labels)
-
-
 def answer(
     request: VariantRequest, *, facts_of: FactsOf, complete: bool, admit: Callable[[], None] | None = None
 ) -> Answer | None:
@@ -193,7 +186,7 @@ def answer(
         return resolved if complete else None
     variant = resolved.variant
     if not_modified(request.if_none_match, variant.etag):
-        _child(VARIANT_REQUESTS, "not-modified").inc()
+        count_of(VARIANT_REQUESTS, "not-modified").inc()
         return Answer(304, list(resolved.not_modified[request.https]), b"", "not-modified")
     if complete:
         fetched = _fetch(variant, admit)
@@ -205,8 +198,8 @@ def answer(
         if found is None:
             return None
         (data, tier), rendered = found, None
-    _child(VARIANT_REQUESTS, tier).inc()
-    _child(BYTES_SERVED, "variant").inc(len(data))
+    count_of(VARIANT_REQUESTS, tier).inc()
+    count_of(BYTES_SERVED, "variant").inc(len(data))
     headers = resolved.ok[request.https] + delivery_headers(data, tier, time.perf_counter() - started, rendered)
     return Answer(200, headers, b"" if request.head else data, tier)
 

@@ -21,7 +21,7 @@ from django.dispatch import receiver
 from django.http.request import split_domain_port, validate_host
 
 from server.logs import request_id_var
-from server.metrics import HTTP_RESPONSES
+from server.metrics import HTTP_RESPONSES, CountOf, count_of
 from server.middleware import client_ip, record_request
 
 from .answer import Answer, VariantRequest, answer
@@ -108,7 +108,7 @@ class VariantFastPath:
         supplied = environ.get("HTTP_X_REQUEST_ID", "")
         request_id = supplied if supplied and _REQUEST_ID.fullmatch(supplied) else ""
         if not _switches()[1]:
-            _count(found.status)
+            _count_of(found.status).inc()
             # A client's own id is echoed; none is made up for a line nobody writes.
             return [("X-Request-ID", request_id)] if request_id else []
         request_id = request_id or uuid.uuid4().hex
@@ -131,10 +131,6 @@ class VariantFastPath:
 
 
 @functools.cache
-def _counter(status: int) -> Any:
-    return HTTP_RESPONSES.labels("image", str(status))
-
-
-def _count(status: int) -> None:
+def _count_of(status: int) -> CountOf:
     """What record_request counts for an image hit or 304 that is not logged."""
-    _counter(status).inc()
+    return count_of(HTTP_RESPONSES, "image", str(status))
