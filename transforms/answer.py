@@ -127,8 +127,12 @@ class Resolutions:
         comparison. `authorised`: another door has checked the request's right to it (no `sig` is looked at)."""
         key = (facts.id, query, accept, authorised)
         found = self._variants.get(key)
-        if found is None or (found[0] is not facts and found[0] != facts):
-            found = self._remember(self._variants, key, (facts, _resolved(facts, *checked, accept, authorised)))
+        if found is None or found[0] is not facts:
+            if found is None or found[0] != facts:
+                found = (facts, _resolved(facts, *checked, accept, authorised))
+            else:  # the same facts, read again (the view's own): remembered, so that the next hit compares identity
+                found = (facts, found[1])
+            self._remember(self._variants, key, found)
         return found[1]
 
     def _remember(self, memo: dict[Any, Any], key: Any, value: Any) -> Any:

@@ -1,6 +1,7 @@
 """The WSGI fast path answers cache hits exactly as the Django view does, and hands everything else on."""
 
 import io
+import re
 import sys
 from typing import Any
 from wsgiref.util import setup_testing_defaults
@@ -77,6 +78,7 @@ def test_fast_path_serves_without_django(original_id: str, monkeypatch: pytest.M
     status, headers, body = call(application, path, "w=77")
     assert (status, served_by_django) == (200, [])
     assert headers["x-cache"] == "hit-redis" and headers["content-length"] == str(len(body))
+    assert re.fullmatch(r'cache;desc="hit-redis", total;dur=[0-9]+\.[0-9]', headers["server-timing"])
     head = call(application, path, "w=77", method="HEAD")
     assert head[0] == 200 and head[2] == b"" and head[1]["content-length"] == str(len(body))
 
