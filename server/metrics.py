@@ -42,24 +42,34 @@ class CountOf:
     read-modify-write of the value is guarded by this module's lock, not prometheus_client's.
     """
 
-    __slots__ = ("_generation", "_value")
+    __slots__ = ("_generation", "_key", "_value", "_write")
 
     def __init__(self, metric: Counter, labels: tuple[str, ...]) -> None:
         child: Any = metric.labels(*labels)
         self._value = child._value
         self._generation = -1
+        self._key = ""
+        self._write: Any = None
 
     def inc(self, amount: float = 1) -> None:
-        value = self._value
-        if not value._multiprocess:
-            value.inc(amount)  # one process: a lock and an addition
+        if self._generation != _forks[0]:
+            self._open()
+        write = self._write
+        if write is None:
+            self._value.inc(amount)  # one process: a lock and an addition
             return
+        value = self._value
         with _count_lock:
-            if self._generation != _forks[0]:
-                value.get()  # prometheus_client's own check: after a fork it reopens every value in this process's file
-                self._generation = _forks[0]
             value._value += amount
-            value._file.write_value(value._key, value._value, 0.0)
+            write(self._key, value._value, 0.0)
+
+    def _open(self) -> None:
+        """The file this process writes the value to (in multiprocess mode), once per process."""
+        value = self._value
+        if value._multiprocess:
+            value.get()  # prometheus_client's own check: after a fork it reopens every value in this process's file
+            self._write, self._key = value._file.write_value, value._key
+        self._generation = _forks[0]
 
 
 _count_lock = threading.Lock()

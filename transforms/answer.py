@@ -18,7 +18,7 @@ from django.dispatch import receiver
 
 from originals.store import StoreUnavailable
 from server.errors import error_payload
-from server.metrics import BYTES_SERVED, VARIANT_REQUESTS, count_of
+from server.metrics import BYTES_SERVED, VARIANT_REQUESTS, CountOf, count_of
 
 from . import cache, signing
 from .http import caching_headers, content_headers, delivery_headers, not_modified, security_headers
@@ -79,12 +79,14 @@ class Resolved:
     variant: Variant
     not_modified: tuple[list[tuple[str, str]], list[tuple[str, str]]]
     ok: tuple[list[tuple[str, str]], list[tuple[str, str]]]
+    etag: str
 
     @classmethod
     def of(cls, variant: Variant) -> "Resolved":
         unchanged = [caching_headers(variant) + security_headers(https) for https in (False, True)]
         content = content_headers(variant)
-        return cls(variant, (unchanged[0], unchanged[1]), (unchanged[0] + content, unchanged[1] + content))
+        ok = (unchanged[0] + content, unchanged[1] + content)
+        return cls(variant, (unchanged[0], unchanged[1]), ok, variant.etag)
 
 
 class Resolutions:
@@ -171,6 +173,18 @@ def _forget_resolutions(**kwargs: Any) -> None:
     resolutions.reset()
 
 
+_served: dict[str, tuple[CountOf, CountOf]] = {}
+
+
+def count_hit(tier: str, size: int) -> None:
+    """A 200's counts: its tier (hit-*, miss) and its bytes."""
+    counts = _served.get(tier)
+    if counts is None:
+        counts = _served[tier] = (count_of(VARIANT_REQUESTS, tier), count_of(BYTES_SERVED, "variant"))
+    counts[0].inc()
+    counts[1].inc(size)
+
+
 def answer(
     request: VariantRequest, *, facts_of: FactsOf, complete: bool, admit: Callable[[], None] | None = None
 ) -> Answer | None:
@@ -189,7 +203,7 @@ def answer(
     if isinstance(resolved, Answer):
         return resolved if complete else None
     variant = resolved.variant
-    if not_modified(request.if_none_match, variant.etag):
+    if request.if_none_match and not_modified(request.if_none_match, resolved.etag):
         count_of(VARIANT_REQUESTS, "not-modified").inc()
         return Answer(304, list(resolved.not_modified[request.https]), b"", "not-modified")
     if complete:
@@ -202,8 +216,7 @@ def answer(
         if found is None:
             return None
         (data, tier), rendered = found, None
-    count_of(VARIANT_REQUESTS, tier).inc()
-    count_of(BYTES_SERVED, "variant").inc(len(data))
+    count_hit(tier, len(data))
     headers = resolved.ok[request.https] + delivery_headers(data, tier, time.perf_counter() - started, rendered)
     return Answer(200, headers, b"" if request.head else data, tier)
 

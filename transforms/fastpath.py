@@ -67,7 +67,7 @@ class VariantFastPath:
         self.app = app
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        started = time.perf_counter()
+        started = time.perf_counter() if _switches()[1] else 0.0  # only a log line says how long
         found = None
         method = environ.get("REQUEST_METHOD")
         if method in ("GET", "HEAD"):
@@ -79,7 +79,8 @@ class VariantFastPath:
                     logger.exception("variant fast path failed; handing the request to Django")
         if found is None:
             return self.app(environ, start_response)
-        headers = found.headers + self._record(environ, found, started)
+        headers = found.headers  # the answer's own list, made for this request
+        headers += self._record(environ, found, started)
         start_response(_STATUS_LINES.get(found.status) or f"{found.status} {HTTPStatus(found.status).phrase}", headers)
         return [found.body]
 
@@ -89,13 +90,13 @@ class VariantFastPath:
             return None  # Django redirects
         if not _host_allowed(environ):
             return None  # Django answers the 400
-        request = VariantRequest(
-            original_id=original_id,
-            query=environ.get("QUERY_STRING", ""),
-            head=environ["REQUEST_METHOD"] == "HEAD",
-            accept=environ.get("HTTP_ACCEPT", ""),
-            if_none_match=environ.get("HTTP_IF_NONE_MATCH", ""),
-            https=https,
+        request = VariantRequest(  # by position: keywords cost a tenth of a hit
+            original_id,
+            environ.get("QUERY_STRING", ""),
+            environ["REQUEST_METHOD"] == "HEAD",
+            environ.get("HTTP_ACCEPT", ""),
+            environ.get("HTTP_IF_NONE_MATCH", ""),
+            https,
         )
         return answer(request, facts_of=known_originals.get, complete=False)
 
