@@ -173,6 +173,17 @@ def _forget_resolutions(**kwargs: Any) -> None:
     resolutions.reset()
 
 
+def resolution(request: VariantRequest, *, facts_of: FactsOf) -> tuple[OriginalFacts, Resolved] | None:
+    """The facts and the variant a request names as this worker remembers them; None when it names none (a refusal,
+    an unknown original)."""
+    checked = resolutions.query(request.original_id, request.query) if request.spec is None else (request.spec, None)
+    facts = facts_of(request.original_id)
+    if isinstance(checked, Answer) or facts is None:
+        return None
+    resolved = resolutions.variant(facts, checked, request.query, request.accept, authorised=request.spec is not None)
+    return None if isinstance(resolved, Answer) else (facts, resolved)
+
+
 _served: dict[str, tuple[CountOf, CountOf]] = {}
 
 

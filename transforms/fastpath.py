@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -24,8 +24,10 @@ from server.logs import request_id_var
 from server.metrics import HTTP_RESPONSES, CountOf, count_of
 from server.middleware import client_ip, record_request
 
-from .answer import Answer, VariantRequest, answer
-from .variants import known_originals
+from .answer import Answer, VariantRequest, answer, count_hit, resolution
+from .cache import memory_tier
+from .http import server_timing
+from .variants import OriginalFacts, known_originals
 
 logger = logging.getLogger("darkroom.request")
 
@@ -54,9 +56,60 @@ def _switches() -> tuple[bool, bool]:
     return bool(settings.SECURE_SSL_REDIRECT), bool(settings.LOG_CACHE_HITS)
 
 
+class Hot(NamedTuple):
+    """A URL this worker has answered from its memory tier, worked out down to the headers that depend on it alone."""
+
+    original_id: str
+    facts: OriginalFacts  # as remembered then: another object once the original is forgotten (deleted, changed)
+    key: str
+    headers: list[tuple[str, str]]  # the 200's, but for Content-Length, X-Cache and Server-Timing
+
+
+_hot: dict[tuple[str, str, str, str, str], Hot] = {}
+HOT_SIZE = 20_000
+
+
+def _hot_key(environ: dict[str, Any]) -> tuple[str, str, str, str, str]:
+    """What a hit's answer depends on besides the settings, the original's facts, the method and the conditionals."""
+    host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+    accept = environ.get("HTTP_ACCEPT", "")
+    return environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""), accept, host, environ.get("wsgi.url_scheme")
+
+
+def _served_hot(environ: dict[str, Any], start_response: StartResponse) -> list[bytes] | None:
+    """A memory hit of a URL answered before, answered again without working out the request: the host, the query,
+    the signature and the variant were checked the first time, and only a settings change or a forgotten original
+    (then other facts) can change them. None: the whole way (not hot, or no longer in the memory tier)."""
+    hot = _hot.get(_hot_key(environ))
+    method = environ.get("REQUEST_METHOD")
+    if hot is None or method not in ("GET", "HEAD") or known_originals.get(hot.original_id) is not hot.facts:
+        return None
+    started = time.perf_counter()
+    data = memory_tier.get(hot.key)
+    if data is None:
+        return None
+    count_hit("hit-memory", len(data))
+    _count_of(200).inc()
+    timing = server_timing("hit-memory", time.perf_counter() - started, None)
+    headers = [*hot.headers, ("Content-Length", str(len(data))), ("X-Cache", "hit-memory"), ("Server-Timing", timing)]
+    start_response("200 OK", headers)
+    return [b"" if method == "HEAD" else data]
+
+
+def _remember_hot(environ: dict[str, Any], request: VariantRequest) -> None:
+    known = resolution(request, facts_of=known_originals.get)
+    if known is None:
+        return
+    if len(_hot) >= HOT_SIZE:
+        _hot.clear()
+    facts, resolved = known
+    _hot[_hot_key(environ)] = Hot(request.original_id, facts, resolved.variant.key, resolved.ok[request.https])
+
+
 @receiver(setting_changed)
 def _forget_hosts(**kwargs: Any) -> None:
     _hosts.clear()
+    _hot.clear()
     _switches.cache_clear()
 
 
@@ -67,6 +120,14 @@ class VariantFastPath:
         self.app = app
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if not (_switches()[1] or environ.get("HTTP_IF_NONE_MATCH") or environ.get("HTTP_X_REQUEST_ID")):
+            try:
+                served = _served_hot(environ, start_response)
+            except Exception:
+                logger.exception("variant fast path failed; handing the request to Django")
+                served = None
+            if served is not None:
+                return served
         started = time.perf_counter() if _switches()[1] else 0.0  # only a log line says how long
         found = None
         method = environ.get("REQUEST_METHOD")
@@ -98,7 +159,12 @@ class VariantFastPath:
             environ.get("HTTP_IF_NONE_MATCH", ""),
             https,
         )
-        return answer(request, facts_of=known_originals.get, complete=False)
+        found = answer(request, facts_of=known_originals.get, complete=False)
+        if found is not None and found.tier == "hit-memory":
+            hot = _hot.get(_hot_key(environ))
+            if hot is None or hot.facts is not known_originals.get(original_id):
+                _remember_hot(environ, request)
+        return found
 
     def _record(self, environ: dict[str, Any], found: Answer, started: float) -> list[tuple[str, str]]:
         """Count and (when hits are logged) log the request as RequestMiddleware does; the X-Request-ID header.
