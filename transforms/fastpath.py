@@ -25,7 +25,7 @@ from server.metrics import HTTP_RESPONSES, CountOf, count_of
 from server.middleware import client_ip, record_request
 
 from .answer import Answer, VariantRequest, answer, count_hit, resolution
-from .cache import memory_tier
+from .cache import lookup
 from .http import server_timing
 from .variants import OriginalFacts, known_originals
 
@@ -57,11 +57,12 @@ def _switches() -> tuple[bool, bool]:
 
 
 class Hot(NamedTuple):
-    """A URL this worker has answered from its memory tier, worked out down to the headers that depend on it alone."""
+    """A URL this worker has answered from a cache tier, worked out down to the headers that depend on it alone."""
 
     original_id: str
     facts: OriginalFacts  # as remembered then: another object once the original is forgotten (deleted, changed)
     key: str
+    out_format: str
     headers: list[tuple[str, str]]  # the 200's, but for Content-Length, X-Cache and Server-Timing
 
 
@@ -77,21 +78,22 @@ def _hot_key(environ: dict[str, Any]) -> tuple[str, str, str, str, str]:
 
 
 def _served_hot(environ: dict[str, Any], start_response: StartResponse) -> list[bytes] | None:
-    """A memory hit of a URL answered before, answered again without working out the request: the host, the query,
-    the signature and the variant were checked the first time, and only a settings change or a forgotten original
-    (then other facts) can change them. None: the whole way (not hot, or no longer in the memory tier)."""
+    """A hit of a URL answered before, answered again without working out the request: the host, the query, the
+    signature and the variant were checked the first time, and only a settings change or a forgotten original (then
+    other facts) can change them. None: the whole way (not hot, or in no tier any more)."""
     hot = _hot.get(_hot_key(environ))
     method = environ.get("REQUEST_METHOD")
     if hot is None or method not in ("GET", "HEAD") or known_originals.get(hot.original_id) is not hot.facts:
         return None
     started = time.perf_counter()
-    data = memory_tier.get(hot.key)
-    if data is None:
+    found = lookup(original_id=hot.original_id, key=hot.key, out_format=hot.out_format)
+    if found is None:
         return None
-    count_hit("hit-memory", len(data))
+    data, tier = found
+    count_hit(tier, len(data))
     _count_of(200).inc()
-    timing = server_timing("hit-memory", time.perf_counter() - started, None)
-    headers = [*hot.headers, ("Content-Length", str(len(data))), ("X-Cache", "hit-memory"), ("Server-Timing", timing)]
+    timing = server_timing(tier, time.perf_counter() - started, None)
+    headers = [*hot.headers, ("Content-Length", str(len(data))), ("X-Cache", tier), ("Server-Timing", timing)]
     start_response("200 OK", headers)
     return [b"" if method == "HEAD" else data]
 
@@ -103,7 +105,8 @@ def _remember_hot(environ: dict[str, Any], request: VariantRequest) -> None:
     if len(_hot) >= HOT_SIZE:
         _hot.clear()
     facts, resolved = known
-    _hot[_hot_key(environ)] = Hot(request.original_id, facts, resolved.variant.key, resolved.ok[request.https])
+    variant, headers = resolved.variant, resolved.ok[request.https]
+    _hot[_hot_key(environ)] = Hot(request.original_id, facts, variant.key, variant.out_format, headers)
 
 
 @receiver(setting_changed)
@@ -160,7 +163,7 @@ class VariantFastPath:
             https,
         )
         found = answer(request, facts_of=known_originals.get, complete=False)
-        if found is not None and found.tier == "hit-memory":
+        if found is not None and found.status == 200:  # a hit
             hot = _hot.get(_hot_key(environ))
             if hot is None or hot.facts is not known_originals.get(original_id):
                 _remember_hot(environ, request)
