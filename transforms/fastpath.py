@@ -66,15 +66,22 @@ class Hot(NamedTuple):
     headers: list[tuple[str, str]]  # the 200's, but for Content-Length, X-Cache and Server-Timing
 
 
-_hot: dict[tuple[str, str, str, str, str], Hot] = {}
+HotKey = tuple[str, str, str, str, str]  # path, query, Accept, Host, scheme
+_hot: dict[HotKey, Hot] = {}
 HOT_SIZE = 20_000
 
 
-def _hot_key(environ: dict[str, Any]) -> tuple[str, str, str, str, str]:
+def _hot_key(environ: dict[str, Any]) -> HotKey:
     """What a hit's answer depends on besides the settings, the original's facts, the method and the conditionals."""
     host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
     accept = environ.get("HTTP_ACCEPT", "")
-    return environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""), accept, host, environ.get("wsgi.url_scheme")
+    return (
+        environ.get("PATH_INFO", ""),
+        environ.get("QUERY_STRING", ""),
+        accept,
+        host,
+        environ.get("wsgi.url_scheme", ""),
+    )
 
 
 def _served_hot(environ: dict[str, Any], start_response: StartResponse) -> list[bytes] | None:

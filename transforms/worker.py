@@ -8,7 +8,7 @@ from .answer import Resolutions, resolutions
 from .cache import _touched, memory_tier
 from .cache.disk import _dirs
 from .cache.memory import MemoryTier
-from .fastpath import Hot, _hot
+from .fastpath import Hot, HotKey, _hot
 from .variants import KnownOriginals, _slots, known_originals
 
 
@@ -18,7 +18,7 @@ class WorkerMemory:
     def __init__(self) -> None:
         self.originals: KnownOriginals = known_originals  # id -> the original's facts: a hit needs no query
         self.resolutions: Resolutions = resolutions  # (id, query, Accept) -> the variant it names
-        self.hot: dict[tuple[str, ...], Hot] = _hot  # a URL answered from memory -> its variant and headers
+        self.hot: dict[HotKey, Hot] = _hot  # a URL answered from memory -> its variant and headers
         self.directories: dict[str, str] = _dirs  # id -> its variants' directory on disk
         self.variants: MemoryTier = memory_tier  # the memory tier: the hottest variants' bytes
         self.touched = _touched  # key -> when this worker last refreshed the disk copy's LRU clock
