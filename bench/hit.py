@@ -33,6 +33,11 @@ class HitTarget:
 BARE_REDIS_KEY = "darkroom:bench:bare-redis"  # holds the hit's bytes during W1 (and expires within the hour)
 
 
+def bare_redis_key(run_dir: Path) -> str:
+    """The run's own key: two runs sharing a Redis (two engineers' benches) must not serve each other's bytes."""
+    return f"{BARE_REDIS_KEY}:{run_dir.name}"
+
+
 @dataclass
 class Subject:
     name: str
@@ -82,12 +87,12 @@ def floors(
     deep = run_dir / "floor" / "variants" / "AAAAAAAAAAAA" / f"{'0' * 64}.jpeg"  # as deep as a variant's file
     deep.parent.mkdir(parents=True, exist_ok=True)
     deep.write_bytes(target.body)
-    redis.Redis.from_url(redis_url).set(BARE_REDIS_KEY, target.body, ex=3600)
+    redis.Redis.from_url(redis_url).set(bare_redis_key(run_dir), target.body, ex=3600)
     logs, size = run_dir / "logs", f"{server} x{workers}"
     subjects = []
     for label, options in (
         ("bare WSGI", {}),
-        (BARE_REDIS, {"redis": (redis_url, BARE_REDIS_KEY)}),
+        (BARE_REDIS, {"redis": (redis_url, bare_redis_key(run_dir))}),
         (BARE_DISK, {"disk": deep}),
     ):
         name = f"bare-{server}-{label.split()[-1].lower()}" if options else f"bare-{server}"

@@ -243,7 +243,7 @@ class Bench:
         try:
             self.results["w1"]["runs"] = hit.measure(subjects, rounds=rounds, seconds=seconds, progress=self.step)
         finally:
-            redis.Redis.from_url(self.redis_url).delete(hit.BARE_REDIS_KEY)
+            redis.Redis.from_url(self.redis_url).delete(hit.bare_redis_key(self.dir))
         for subject in subjects[3:]:
             self.fleet.stop(subject.service)
         self.fleet.stop(redis_only)
