@@ -1,12 +1,11 @@
-"""The smallest WSGI apps that return the same bytes as a darkroom cache hit: the ceilings of W1."""
+"""The smallest WSGI apps that return the same bytes as a darkroom cache hit: the ceilings and floors of W1."""
 
 import os
-import socket
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-import hiredis
 import redis
 
 _BODY = Path(os.environ.get("BENCH_BODY_FILE", "/dev/null")).read_bytes()
@@ -22,47 +21,43 @@ def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> 
     return [_BODY]
 
 
-# The same bytes fetched with one Redis GET per request: the least any Redis-served hit can cost here.
-# A raw socket and hiredis's parser, with nothing around them (no pool, no retries, no checks), so that
-# this is a floor for a Python client, below what redis-py (and so darkroom) spends.
+# The same bytes fetched with one Redis GET per request: the least a Redis-served hit can cost here. The client is
+# darkroom's (redis-py's Connection, hiredis's parser) with darkroom's settings (REDIS_TIMEOUT_SECONDS for connect
+# and read, 0.25 s by default), one connection per worker thread, and nothing else: no check of the value.
 _REDIS_URL = os.environ.get("BENCH_REDIS_URL", "")
-_REDIS_KEY = os.environ.get("BENCH_REDIS_KEY", "").encode()
-_GET = b"*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n" % (len(_REDIS_KEY), _REDIS_KEY)
-_redis: socket.socket | None = None  # one per worker process, made on its first request
+_REDIS_KEY = os.environ.get("BENCH_REDIS_KEY", "")
+_REDIS_TIMEOUT = float(os.environ.get("REDIS_TIMEOUT_SECONDS", "0.25"))
+_local = threading.local()
 
 
-def _redis_connect() -> socket.socket:
-    options = redis.Redis.from_url(_REDIS_URL).connection_pool.connection_kwargs
-    if "path" in options:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.connect(options["path"])
-    else:
-        sock = socket.create_connection((options["host"], options["port"]))
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    db = str(options.get("db", 0)).encode()
-    sock.sendall(b"*2\r\n$6\r\nSELECT\r\n$%d\r\n%s\r\n" % (len(db), db))
-    if _reply(sock) != b"OK":
-        raise RuntimeError("SELECT failed")
-    return sock
-
-
-def _reply(sock: socket.socket) -> Any:
-    reader = hiredis.Reader()
-    while True:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionError("redis closed the connection")
-        reader.feed(chunk)
-        reply = reader.gets()
-        if reply is not False:
-            return reply
+def _redis() -> Any:
+    connection = getattr(_local, "redis", None)
+    if connection is None:
+        client = redis.Redis.from_url(_REDIS_URL, socket_timeout=_REDIS_TIMEOUT, socket_connect_timeout=_REDIS_TIMEOUT)
+        pool = client.connection_pool
+        connection = _local.redis = pool.connection_class(**pool.connection_kwargs)
+    return connection
 
 
 def redis_application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-    global _redis
-    if _redis is None:
-        _redis = _redis_connect()
-    _redis.sendall(_GET)
-    body = _reply(_redis)
+    connection = _redis()
+    connection.send_command("GET", _REDIS_KEY)
+    body = connection.read_response()
+    start_response("200 OK", _HEADERS)
+    return [body]
+
+
+# The same bytes read from a file per request: the least a disk-served hit can cost. The file is as deep below the
+# run directory as a variant below DATA_DIR (variants/<id>/<key>.<format>); open, fstat (a reader must learn the
+# size), read, close: what the kernel is asked for, and nothing around it.
+_DISK_FILE = os.environ.get("BENCH_DISK_FILE", "")
+
+
+def disk_application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    fd = os.open(_DISK_FILE, os.O_RDONLY)
+    try:
+        body = os.read(fd, os.fstat(fd).st_size)
+    finally:
+        os.close(fd)
     start_response("200 OK", _HEADERS)
     return [body]

@@ -14,9 +14,9 @@ from typing import Any
 import redis
 
 from bench import wrk
-from bench.client import request
+from bench.client import request, upload_id
 from bench.procs import Fleet, Service, granian_available, start_bare, start_darkroom, start_nginx
-from bench.report import BARE_REDIS
+from bench.report import BARE_DISK, BARE_REDIS
 
 
 @dataclass
@@ -31,6 +31,11 @@ class HitTarget:
 
 
 BARE_REDIS_KEY = "darkroom:bench:bare-redis"  # holds the hit's bytes during W1 (and expires within the hour)
+
+
+def bare_redis_key(run_dir: Path) -> str:
+    """The run's own key: two runs sharing a Redis (two engineers' benches) must not serve each other's bytes."""
+    return f"{BARE_REDIS_KEY}:{run_dir.name}"
 
 
 @dataclass
@@ -70,41 +75,107 @@ def _same_bytes(service: Service, path: str, body: bytes) -> None:
         raise RuntimeError(f"{service.name} does not answer the variant's bytes at {path}")
 
 
-def references(
-    fleet: Fleet, target: HitTarget, run_dir: Path, *, workers: int, darkroom_data: Path, redis_url: str
+def floors(
+    fleet: Fleet, target: HitTarget, run_dir: Path, *, server: str, workers: int, redis_url: str
 ) -> list[Subject]:
-    """Start bare WSGI under gunicorn (alone and with a Redis GET) and granian, darkroom under granian, nginx."""
+    """The bare app on `server`: alone (the memory hit's reference), with one Redis GET of the hit's bytes and with
+    one read of a file of them (the floors of a hit from Redis and from disk: the bare app plus the I/O alone)."""
     body_dir = run_dir / "static"
     body_dir.mkdir(parents=True, exist_ok=True)
     body = body_dir / "hit.bin"
     body.write_bytes(target.body)
-    logs = run_dir / "logs"
+    deep = run_dir / "floor" / "variants" / "AAAAAAAAAAAA" / f"{'0' * 64}.jpeg"  # as deep as a variant's file
+    deep.parent.mkdir(parents=True, exist_ok=True)
+    deep.write_bytes(target.body)
+    redis.Redis.from_url(redis_url).set(bare_redis_key(run_dir), target.body, ex=3600)
+    logs, size = run_dir / "logs", f"{server} x{workers}"
     subjects = []
-    for server in ["gunicorn", "granian"] if granian_available() else ["gunicorn"]:
-        bare = start_bare(fleet, f"bare-{server}", body, target.content_type, logs, server=server, workers=workers)
+    for label, options in (
+        ("bare WSGI", {}),
+        (BARE_REDIS, {"redis": (redis_url, bare_redis_key(run_dir))}),
+        (BARE_DISK, {"disk": deep}),
+    ):
+        name = f"bare-{server}-{label.split()[-1].lower()}" if options else f"bare-{server}"
+        bare = start_bare(fleet, name, body, target.content_type, logs, server=server, workers=workers, **options)
         _same_bytes(bare, "/", target.body)
-        subjects.append(Subject(f"bare WSGI ({server} x{workers})", bare, "/"))
-    # The floor of any hit served from Redis on this server: the bare app plus one GET of the same bytes.
-    redis.Redis.from_url(redis_url).set(BARE_REDIS_KEY, target.body, ex=3600)
-    bare_redis = start_bare(
-        fleet,
-        "bare-gunicorn-redis",
-        body,
-        target.content_type,
-        logs,
-        server="gunicorn",
-        workers=workers,
-        redis=(redis_url, BARE_REDIS_KEY),
-    )
-    _same_bytes(bare_redis, "/", target.body)
-    subjects.append(Subject(f"{BARE_REDIS} (gunicorn x{workers})", bare_redis, "/", redis_url=redis_url))
-    if granian_available():
+        subjects.append(Subject(f"{label} ({size})", bare, "/", redis_url=redis_url if "redis" in options else ""))
+    return subjects
+
+
+def darkroom_tiers(
+    fleet: Fleet, run_dir: Path, picture: bytes, query: str, *, server: str, workers: int, redis_url: str
+) -> tuple[list[Subject], HitTarget]:
+    """darkroom's three hits on `server`, each from an instance of its own (fresh DATA_DIRs): from memory as it runs,
+    from Redis with the memory tier off, from disk with no Redis and the memory tier off."""
+    subjects, target = [], None
+    size = f"{server} x{workers}"
+    for tier, url, memory_tier, title in (
+        ("hit-memory", redis_url, True, f"darkroom hit-memory ({size})"),
+        ("hit-redis", redis_url, False, f"darkroom hit-redis, memory tier off ({size})"),
+        ("hit-disk", "", False, f"darkroom hit-disk, no Redis, memory tier off ({size})"),
+    ):
+        name = f"darkroom-{server}-{tier}"
+        service = start_darkroom(
+            fleet,
+            name,
+            run_dir / f"data-{name}",
+            run_dir / "logs",
+            redis_url=url,
+            workers=workers,
+            server=server,
+            memory_tier=memory_tier,
+        )
+        original_id = upload_id(service.port, picture, "hit.jpg")
+        warmed = warm_hit(service, f"/image/{original_id}/?{query}", tier)
+        if target is not None and warmed.body != target.body:
+            raise RuntimeError(f"{name} rendered other bytes for the same variant")
+        target = target or warmed
+        subjects.append(Subject(title, service, warmed.path, redis_url=url if tier == "hit-redis" else ""))
+    assert target is not None
+    return subjects, target
+
+
+def references(
+    fleet: Fleet,
+    target: HitTarget,
+    run_dir: Path,
+    *,
+    workers: int,
+    darkroom_data: Path,
+    redis_url: str,
+    judged: list[str],
+    picture: bytes,
+    query: str,
+) -> list[Subject]:
+    """The floors on each judged server; darkroom's tiers on each judged server but gunicorn (run.py starts those, as
+    make run); granian's bare app and memory hit for information when granian is not judged; nginx."""
+    subjects = []
+    for server in judged:
+        if server != "gunicorn":
+            subjects += darkroom_tiers(
+                fleet, run_dir, picture, query, server=server, workers=workers, redis_url=redis_url
+            )[0]
+        subjects += floors(fleet, target, run_dir, server=server, workers=workers, redis_url=redis_url)
+    if "granian" not in judged and granian_available():
+        logs = run_dir / "logs"
+        bare = start_bare(
+            fleet,
+            "bare-granian",
+            run_dir / "static" / "hit.bin",
+            target.content_type,
+            logs,
+            server="granian",
+            workers=workers,
+        )
+        _same_bytes(bare, "/", target.body)
+        subjects.append(Subject(f"bare WSGI (granian x{workers})", bare, "/"))
         # The same DATA_DIR and database as the gunicorn instance, so the variant is already in Redis.
         alt = start_darkroom(
             fleet, "darkroom-granian", darkroom_data, logs, redis_url=redis_url, workers=workers, server="granian"
         )
         warm_hit(alt, target.path, target.tier)
         subjects.append(Subject(f"darkroom {target.tier} (granian x{workers})", alt, target.path))
+    body_dir = run_dir / "static"
     nginx = start_nginx(fleet, body_dir, target.content_type, run_dir / "nginx", workers=workers, probe="/hit.bin")
     _same_bytes(nginx, "/hit.bin", target.body)
     subjects.append(Subject(f"nginx static file (x{workers})", nginx, "/hit.bin"))

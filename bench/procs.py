@@ -186,26 +186,11 @@ def start_darkroom(
     port = free_port()
     env["PORT"] = str(port)
     if server == "granian":
-        argv = granian_argv("server.wsgi:application", port, workers)
+        argv = [str(BIN / "python"), "-m", "server.granian_serve"]  # as it will be run: server/granian_serve.py
+        env["MAX_REQUESTS"] = "0"  # W1 serves more than 100,000 hits a worker here: no replacement mid-measurement
     else:
         argv = [str(BIN / "gunicorn"), "-c", "server/gunicorn.py", "server.wsgi:application"]
     return fleet.spawn(name, argv, env=env, log=log, port=port, probe="/healthz", data_dir=data_dir)
-
-
-def granian_argv(app: str, port: int, workers: int) -> list[str]:
-    return [
-        str(BIN / "granian"),
-        "--interface",
-        "wsgi",
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--no-ws",
-        app,
-    ]
 
 
 def granian_available() -> bool:
@@ -222,10 +207,12 @@ def start_bare(
     server: str,
     workers: int,
     redis: tuple[str, str] | None = None,
+    disk: Path | None = None,
 ) -> Service:
     """bench/bare_wsgi.py on the same server, config and worker count as darkroom.
 
-    `redis=(url, key)` serves the body from one Redis GET of `key` a request (redis_application).
+    `redis=(url, key)` serves the body from one Redis GET of `key` a request (redis_application), `disk` from one
+    read of that file a request (disk_application).
     """
     port = free_port()
     env = {
@@ -237,14 +224,19 @@ def start_bare(
         "WEB_CONCURRENCY": str(workers),
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    app = "bench.bare_wsgi:application"
+    app = "application"
     if redis is not None:
         env["BENCH_REDIS_URL"], env["BENCH_REDIS_KEY"] = redis
-        app = "bench.bare_wsgi:redis_application"
+        app = "redis_application"
+    if disk is not None:
+        env["BENCH_DISK_FILE"] = str(disk)
+        app = "disk_application"
     if server == "granian":
-        argv = granian_argv(app, port, workers)
+        # granian_serve's master, workers and per-request wrapper, as darkroom's; it preloads Django's settings
+        env.update(DARKROOM_ENV="local", DATA_DIR=str(body.parent / f"data-{name}"), MAX_REQUESTS="0")
+        argv = [str(BIN / "python"), "-m", "bench.granian_bare", app]
     else:
-        argv = [str(BIN / "gunicorn"), "-c", "server/gunicorn.py", app]
+        argv = [str(BIN / "gunicorn"), "-c", "server/gunicorn.py", f"bench.bare_wsgi:{app}"]
     return fleet.spawn(name, argv, env=env, log=logs / f"{name}.log", port=port, probe="/")
 
 

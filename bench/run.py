@@ -36,6 +36,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--wrk-seconds", type=int, default=4, help="seconds of each W1 wrk run (default 4)")
     parser.add_argument("--wrk-rounds", type=int, default=3, help="interleaved wrk runs per W1 subject (default 3)")
     parser.add_argument("--quick", action="store_true", help="a short run: 10 s of W5, one 5 s wrk run, fewer widths")
+    parser.add_argument(
+        "--w1-servers",
+        default="gunicorn",
+        help="comma-separated servers whose hits W1 judges (gunicorn, granian; default gunicorn, as make run)",
+    )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14", help="Redis for the service (its DB 14)")
     parser.add_argument("--keep-data", action="store_true", help="keep the DATA_DIRs and images in the run directory")
     parser.add_argument(
@@ -45,6 +50,9 @@ def parse_args() -> argparse.Namespace:
     if args.quick:
         args.duration, args.wrk_seconds, args.wrk_rounds = min(args.duration, 10), 5, 1
     args.only = {w.strip().lower() for w in args.only.split(",")}
+    args.w1_servers = [s.strip().lower() for s in args.w1_servers.split(",") if s.strip()]
+    if not set(args.w1_servers) <= {"gunicorn", "granian"} or "gunicorn" not in args.w1_servers:
+        parser.error("--w1-servers takes gunicorn (always: the other workloads run on it) and granian")
     return args
 
 
@@ -198,9 +206,10 @@ class Bench:
         disk_target = hit.warm_hit(disk, f"/image/{disk_id}/?{HIT_QUERY}", "hit-disk")
         if not disk_target.body == redis_target.body == target.body:
             raise RuntimeError("the instances rendered different bytes for the same variant")
+        judged = self.args.w1_servers
         self.step(
-            "W1 hit: starting the references (bare WSGI under gunicorn, alone and with a Redis GET, and granian; "
-            "darkroom under granian; nginx)"
+            f"W1 hit: starting the references (on {' and '.join(judged)}: bare WSGI alone, with a Redis GET and with a "
+            "file read; darkroom's tiers on each server but gunicorn; nginx)"
         )
         subjects = [
             hit.Subject(f"darkroom hit-memory, as make run (gunicorn x{WORKERS})", main, path),
@@ -218,14 +227,23 @@ class Bench:
                 workers=WORKERS,
                 darkroom_data=self.dir / "data-darkroom-redis",
                 redis_url=self.redis_url,
+                judged=judged,
+                picture=picture,
+                query=HIT_QUERY,
             ),
         ]
         rounds, seconds = self.args.wrk_rounds, self.args.wrk_seconds
-        self.results["w1"] = {"workers": WORKERS, "bytes": len(target.body), "path": path, "rounds": rounds}
+        self.results["w1"] = {
+            "workers": WORKERS,
+            "bytes": len(target.body),
+            "path": path,
+            "rounds": rounds,
+            "judged": judged,
+        }
         try:
             self.results["w1"]["runs"] = hit.measure(subjects, rounds=rounds, seconds=seconds, progress=self.step)
         finally:
-            redis.Redis.from_url(self.redis_url).delete(hit.BARE_REDIS_KEY)
+            redis.Redis.from_url(self.redis_url).delete(hit.bare_redis_key(self.dir))
         for subject in subjects[3:]:
             self.fleet.stop(subject.service)
         self.fleet.stop(redis_only)

@@ -1,6 +1,5 @@
 """Request plumbing: the client's real IP behind a proxy, a request id, one log line and metrics per request."""
 
-import functools
 import ipaddress
 import logging
 import re
@@ -17,7 +16,7 @@ from django.urls import resolve
 from server.errors import error_response, method_refusal
 
 from .logs import request_id_var
-from .metrics import HTTP_RESPONSES
+from .metrics import HTTP_RESPONSES, count_of
 
 logger = logging.getLogger("darkroom.request")
 
@@ -70,7 +69,7 @@ def record_request(
     """Count a response and write its log line: one for every request but image hits and 304s, which are only
     counted unless LOG_CACHE_HITS (a log line costs more than the rest of a hit). Django's path and the fast
     path both come here."""
-    _child(HTTP_RESPONSES, route, str(status)).inc()
+    count_of(HTTP_RESPONSES, route, str(status)).inc()
     if route == "image" and (status == 304 or cache.startswith("hit-")) and not settings.LOG_CACHE_HITS:
         return
     logger.info(
@@ -90,12 +89,6 @@ def record_request(
             "client_ip": client,
         },
     )
-
-
-@functools.cache
-def _child(metric: Any, *labels: str) -> Any:
-    """A metric's labelled child, looked up once per worker (labels() costs more than the increment)."""
-    return metric.labels(*labels)
 
 
 class RequestMiddleware:

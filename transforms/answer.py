@@ -5,7 +5,6 @@ tiers and the render, the headers and the counting are here once. The fast path 
 database and no render (a hit or a 304) and hands everything else to Django, whose view asks for all of it.
 """
 
-import functools
 import json
 import logging
 import time
@@ -19,7 +18,7 @@ from django.dispatch import receiver
 
 from originals.store import StoreUnavailable
 from server.errors import error_payload
-from server.metrics import BYTES_SERVED, VARIANT_REQUESTS
+from server.metrics import BYTES_SERVED, VARIANT_REQUESTS, CountOf, count_of
 
 from . import cache, signing
 from .http import caching_headers, content_headers, delivery_headers, not_modified, security_headers
@@ -80,12 +79,14 @@ class Resolved:
     variant: Variant
     not_modified: tuple[list[tuple[str, str]], list[tuple[str, str]]]
     ok: tuple[list[tuple[str, str]], list[tuple[str, str]]]
+    etag: str
 
     @classmethod
     def of(cls, variant: Variant) -> "Resolved":
         unchanged = [caching_headers(variant) + security_headers(https) for https in (False, True)]
         content = content_headers(variant)
-        return cls(variant, (unchanged[0], unchanged[1]), (unchanged[0] + content, unchanged[1] + content))
+        ok = (unchanged[0] + content, unchanged[1] + content)
+        return cls(variant, (unchanged[0], unchanged[1]), ok, variant.etag)
 
 
 class Resolutions:
@@ -128,8 +129,12 @@ class Resolutions:
         comparison. `authorised`: another door has checked the request's right to it (no `sig` is looked at)."""
         key = (facts.id, query, accept, authorised)
         found = self._variants.get(key)
-        if found is None or (found[0] is not facts and found[0] != facts):
-            found = self._remember(self._variants, key, (facts, _resolved(facts, *checked, accept, authorised)))
+        if found is None or found[0] is not facts:
+            if found is None or found[0] != facts:
+                found = (facts, _resolved(facts, *checked, accept, authorised))
+            else:  # the same facts, read again (the view's own): remembered, so that the next hit compares identity
+                found = (facts, found[1])
+            self._remember(self._variants, key, found)
         return found[1]
 
     def _remember(self, memo: dict[Any, Any], key: Any, value: Any) -> Any:
@@ -168,10 +173,27 @@ def _forget_resolutions(**kwargs: Any) -> None:
     resolutions.reset()
 
 
-@functools.cache
-def _child(metric: Any, *labels: str) -> Any:
-    """A metric's labelled child, looked up once per worker (labels() costs more than the increment)."""
-    return metric.labels(*labels)
+def resolution(request: VariantRequest, *, facts_of: FactsOf) -> tuple[OriginalFacts, Resolved] | None:
+    """The facts and the variant a request names as this worker remembers them; None when it names none (a refusal,
+    an unknown original)."""
+    checked = resolutions.query(request.original_id, request.query) if request.spec is None else (request.spec, None)
+    facts = facts_of(request.original_id)
+    if isinstance(checked, Answer) or facts is None:
+        return None
+    resolved = resolutions.variant(facts, checked, request.query, request.accept, authorised=request.spec is not None)
+    return None if isinstance(resolved, Answer) else (facts, resolved)
+
+
+_served: dict[str, tuple[CountOf, CountOf]] = {}
+
+
+def count_hit(tier: str, size: int) -> None:
+    """A 200's counts: its tier (hit-*, miss) and its bytes."""
+    counts = _served.get(tier)
+    if counts is None:
+        counts = _served[tier] = (count_of(VARIANT_REQUESTS, tier), count_of(BYTES_SERVED, "variant"))
+    counts[0].inc()
+    counts[1].inc(size)
 
 
 def answer(
@@ -192,8 +214,8 @@ def answer(
     if isinstance(resolved, Answer):
         return resolved if complete else None
     variant = resolved.variant
-    if not_modified(request.if_none_match, variant.etag):
-        _child(VARIANT_REQUESTS, "not-modified").inc()
+    if request.if_none_match and not_modified(request.if_none_match, resolved.etag):
+        count_of(VARIANT_REQUESTS, "not-modified").inc()
         return Answer(304, list(resolved.not_modified[request.https]), b"", "not-modified")
     if complete:
         fetched = _fetch(variant, admit)
@@ -205,8 +227,7 @@ def answer(
         if found is None:
             return None
         (data, tier), rendered = found, None
-    _child(VARIANT_REQUESTS, tier).inc()
-    _child(BYTES_SERVED, "variant").inc(len(data))
+    count_hit(tier, len(data))
     headers = resolved.ok[request.https] + delivery_headers(data, tier, time.perf_counter() - started, rendered)
     return Answer(200, headers, b"" if request.head else data, tier)
 

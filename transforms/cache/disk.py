@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 from originals.models import ORIGINAL_ID
 
@@ -23,10 +25,24 @@ def variants_dir(original_id: str) -> Path:
     return Path(_variants_dir(original_id))
 
 
+_dirs: dict[str, str] = {}  # id -> its variants' directory: a hit from disk checked and joined them every time
+
+
 def _variants_dir(original_id: str) -> str:
-    if not ORIGINAL_ID.fullmatch(original_id):
-        raise ValueError(f"not an original id: {original_id!r}")
-    return os.path.join(settings.VARIANTS_DIR, original_id)
+    found = _dirs.get(original_id)
+    if found is None:
+        if not ORIGINAL_ID.fullmatch(original_id):
+            raise ValueError(f"not an original id: {original_id!r}")
+        found = os.path.join(settings.VARIANTS_DIR, original_id)
+        if len(_dirs) >= 50_000:
+            _dirs.clear()
+        _dirs[original_id] = found
+    return found
+
+
+@receiver(setting_changed)
+def _forget_dirs(**kwargs: object) -> None:
+    _dirs.clear()
 
 
 def variant_path(original_id: str, key: str, out_format: str) -> Path:

@@ -4,6 +4,8 @@ import threading
 from collections import OrderedDict
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 
 class MemoryTier:
@@ -18,6 +20,7 @@ class MemoryTier:
         self._items: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
+        self._budget: int | None = None
 
     def get(self, key: str) -> bytes | None:
         with self._lock:
@@ -28,7 +31,9 @@ class MemoryTier:
             return item[1]
 
     def put(self, original_id: str, key: str, data: bytes) -> None:
-        budget = settings.VARIANT_MEMORY_CACHE_BYTES
+        budget = self._budget
+        if budget is None:  # read once: a settings lookup costs more than the rest of a put that keeps nothing
+            budget = self._budget = settings.VARIANT_MEMORY_CACHE_BYTES
         if not budget or len(data) > budget // 8:
             return
         with self._lock:
@@ -51,3 +56,8 @@ class MemoryTier:
 
 
 memory_tier = MemoryTier()
+
+
+@receiver(setting_changed)
+def _settings_changed(**kwargs: object) -> None:
+    memory_tier._budget = None  # VARIANT_MEMORY_CACHE_BYTES may be another now

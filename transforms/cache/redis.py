@@ -24,6 +24,10 @@ _MAC_BYTES = 32
 _HEADER_BYTES = len(_MAGIC) + _MAC_BYTES
 
 
+_forks = [0]  # forks this process descends from: a connection made before a fork is the parent's (no getpid a hit)
+os.register_at_fork(after_in_child=lambda: _forks.__setitem__(0, _forks[0] + 1))
+
+
 class RedisTier:
     """Redis as an accelerator: every error opens a short circuit, and no exception reaches a caller."""
 
@@ -34,10 +38,13 @@ class RedisTier:
         self._client: Any | None = None
         self._local = threading.local()
         self._mac_key: bytes | None = None
+        self._configured: bool | None = None
 
     @property
     def configured(self) -> bool:
-        return bool(getattr(settings, "REDIS_URL", ""))
+        if self._configured is None:  # read once (reset() forgets it): a hit from disk asked three times
+            self._configured = bool(getattr(settings, "REDIS_URL", ""))
+        return self._configured
 
     def client(self) -> Any | None:
         if not self.configured or time.monotonic() < self._open_until:
@@ -53,6 +60,7 @@ class RedisTier:
         self._client = None
         self._open_until = 0.0
         self._mac_key = None
+        self._configured = None
 
     def _mac(self, key: str, data: bytes) -> bytes:
         """HMAC-SHA256 of the cache key and the bytes, keyed from SECRET_KEY: about 12 µs for 16 KB."""
@@ -92,10 +100,10 @@ class RedisTier:
         database, password, the REDIS_TIMEOUT_SECONDS timeouts), and belongs to one thread of one process.
         """
         local = self._local
-        if getattr(local, "client", None) is not client or local.pid != os.getpid():
+        if getattr(local, "client", None) is not client or local.forks != _forks[0]:
             pool = client.connection_pool
             local.connection = pool.connection_class(**pool.connection_kwargs)
-            local.client, local.pid = client, os.getpid()
+            local.client, local.forks = client, _forks[0]
         return local.connection
 
     @staticmethod
@@ -144,7 +152,7 @@ class RedisTier:
         return bool(self.call(lambda r: r.exists(f"{REDIS_PREFIX}{original_id}:{key}"), default=False))
 
     def put(self, original_id: str, key: str, data: bytes) -> None:
-        if len(data) > settings.REDIS_VARIANT_MAX_BYTES or self.client() is None:
+        if self.client() is None or len(data) > settings.REDIS_VARIANT_MAX_BYTES:
             return  # no Redis (or its circuit is open): not even the MAC is worth computing
         value = _MAGIC + self._mac(key, data) + data
         self.call(lambda r: r.set(f"{REDIS_PREFIX}{original_id}:{key}", value, ex=settings.REDIS_VARIANT_TTL))

@@ -244,6 +244,24 @@ def test_a_hit_survives_its_kept_connection_being_closed_by_the_server():
     assert renders == [1]
 
 
+def test_a_forked_worker_reads_redis_on_a_connection_of_its_own():
+    key, renders = new_key(), list[int]()
+    data, _ = fetch(key, renders)
+    assert fetch(key, renders) == (data, "hit-redis")
+    parents = tiers.redis_tier._local.connection
+    readable, writable = os.pipe()
+    pid = os.fork()  # as granian and gunicorn start a worker from the preloaded application
+    if pid == 0:
+        try:
+            mine = tiers.redis_tier._connection(tiers.redis_tier.client())
+            os.write(writable, b"own" if mine is not parents else b"parent's")
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(readable, 16) == b"own"
+    assert tiers.redis_tier._connection(tiers.redis_tier.client()) is parents
+
+
 def test_a_hit_whose_redis_is_gone_opens_the_circuit(unix_socket_redis_process):
     url, process = unix_socket_redis_process
     with override_settings(REDIS_URL=url, CACHES=redis_caches(url)):

@@ -1,11 +1,13 @@
 """The WSGI fast path answers cache hits exactly as the Django view does, and hands everything else on."""
 
 import io
+import re
 import sys
 from typing import Any
 from wsgiref.util import setup_testing_defaults
 
 import pytest
+from django.conf import settings
 from django.test import override_settings
 
 from server.wsgi import application, django_application
@@ -18,8 +20,11 @@ pytestmark = pytest.mark.django_db
 VOLATILE = {"x-request-id", "server-timing", "date", "x-cache"}
 
 
-def call(app: Any, path: str, query: str = "", method: str = "GET", **headers: str) -> tuple[int, dict, bytes]:
+def call(
+    app: Any, path: str, query: str = "", method: str = "GET", scheme: str = "http", **headers: str
+) -> tuple[int, dict, bytes]:
     environ: dict[str, Any] = {"PATH_INFO": path, "QUERY_STRING": query, "REQUEST_METHOD": method}
+    environ["wsgi.url_scheme"] = scheme
     environ.update({f"HTTP_{k.upper()}": v for k, v in headers.items()})
     environ["wsgi.errors"] = sys.stderr
     setup_testing_defaults(environ)
@@ -62,6 +67,11 @@ def test_fast_and_slow_paths_answer_alike(original_id: str, query: str, headers:
     assert {k: v for k, v in fast[1].items() if k not in VOLATILE} == same
     assert fast[1].get("x-cache") in (None, "hit-redis", "hit-disk")
     assert slow[0] in (200, 304)
+    hot = call(application, path, query, **headers)  # a hit's URL again: answered from what the first worked out
+    assert hot[0] == fast[0] and hot[2] == fast[2] and list(hot[1]) == list(fast[1])
+    assert {k: v for k, v in hot[1].items() if k not in VOLATILE} == {
+        k: v for k, v in fast[1].items() if k not in VOLATILE
+    }
 
 
 def test_fast_path_serves_without_django(original_id: str, monkeypatch: pytest.MonkeyPatch):
@@ -77,6 +87,7 @@ def test_fast_path_serves_without_django(original_id: str, monkeypatch: pytest.M
     status, headers, body = call(application, path, "w=77")
     assert (status, served_by_django) == (200, [])
     assert headers["x-cache"] == "hit-redis" and headers["content-length"] == str(len(body))
+    assert re.fullmatch(r'cache;desc="hit-redis", total;dur=[0-9]+\.[0-9]', headers["server-timing"])
     head = call(application, path, "w=77", method="HEAD")
     assert head[0] == 200 and head[2] == b"" and head[1]["content-length"] == str(len(body))
 
@@ -172,5 +183,50 @@ def test_the_worker_forgets_everything_in_one_call(original_id: str):
         worker.reset()
         assert known_originals.get(original_id) is None
         assert not resolutions._variants and not resolutions._queries and not _touched and not memory_tier._items
+        assert not worker.hot and not worker.directories
         status, headers, _ = call(application, path, "w=92")
         assert status == 200 and headers["x-cache"] != "hit-memory", "the long way once: Django, then the tiers"
+
+
+def test_a_hot_url_is_answered_as_the_whole_way_answers_it(original_id: str):
+    """A URL answered from a tier once is answered again from what was worked out then: the same status, headers and
+    bytes as Django's view, for GET and HEAD, https or not, from whichever tier holds it, until its original is
+    forgotten."""
+    from transforms.cache import memory_tier
+    from transforms.fastpath import _hot
+
+    path = f"/image/{original_id}/"
+    with override_settings(VARIANT_MEMORY_CACHE_BYTES=1 << 20):
+        for query, headers in CASES[:4]:
+            call(django_application, path, query, **headers)
+            assert call(application, path, query, **headers)[1]["x-cache"] == "hit-memory"  # the whole way
+            for method in ("GET", "HEAD"):
+                hot_count = len(_hot)
+                fast = call(application, path, query, method, **headers)
+                slow = call(django_application, path, query, method, **headers)
+                assert len(_hot) == hot_count and fast[1]["x-cache"] == "hit-memory"
+                assert fast[0] == slow[0] == 200 and fast[2] == slow[2]
+                assert {k: v for k, v in fast[1].items() if k not in VOLATILE} == {
+                    k: v for k, v in slow[1].items() if k not in VOLATILE
+                }
+                whole = call(application, path, query, method, **headers, if_none_match='"another"')  # not hot
+                assert whole[1]["x-cache"] == "hit-memory" and list(fast[1]) == list(whole[1]), "in the same order"
+        for _ in range(2):  # the whole way, then hot: https has headers of its own
+            https = call(application, path, "w=100", scheme="https")
+            assert https[1]["x-cache"] == "hit-memory"
+            assert ("strict-transport-security" in https[1]) == bool(settings.SECURE_HSTS_SECONDS)
+        assert https[1] == {
+            **https[1],
+            **{
+                k: v for k, v in call(django_application, path, "w=100", scheme="https")[1].items() if k not in VOLATILE
+            },
+        }
+        assert call(application, path, "w=100", if_none_match="*")[0] == 304, "a conditional takes the whole way"
+        assert call(application, path, "w=100", x_request_id="abcdefgh1234")[1]["x-request-id"] == "abcdefgh1234"
+        memory_tier.purge(original_id)
+        assert call(application, path, "w=100")[1]["x-cache"] == "hit-redis", "gone from memory: the next tier"
+        entry = next(hot for key, hot in _hot.items() if key[1] == "w=100" and key[4] == "http")
+        known_originals.forget(original_id)  # deleted or changed elsewhere: Django learns it again, then it is hot anew
+        assert call(application, path, "w=100")[0] == 200 and call(application, path, "w=100")[0] == 200
+        renewed = next(hot for key, hot in _hot.items() if key[1] == "w=100" and key[4] == "http")
+        assert renewed.facts is known_originals.get(original_id) and renewed.facts is not entry.facts
