@@ -15,7 +15,7 @@ import redis
 
 from bench import wrk
 from bench.client import request, upload_id
-from bench.procs import Fleet, Service, granian_available, start_bare, start_darkroom, start_nginx
+from bench.procs import Fleet, Service, start_bare, start_darkroom, start_nginx
 from bench.report import BARE_DISK, BARE_REDIS
 
 
@@ -141,40 +141,21 @@ def references(
     run_dir: Path,
     *,
     workers: int,
-    darkroom_data: Path,
     redis_url: str,
     judged: list[str],
+    main_server: str,
     picture: bytes,
     query: str,
 ) -> list[Subject]:
-    """The floors on each judged server; darkroom's tiers on each judged server but gunicorn (run.py starts those, as
-    make run); granian's bare app and memory hit for information when granian is not judged; nginx."""
+    """The floors on each judged server; darkroom's tiers on each judged server but `main_server` (run.py starts
+    those, as make run); nginx."""
     subjects = []
     for server in judged:
-        if server != "gunicorn":
+        if server != main_server:
             subjects += darkroom_tiers(
                 fleet, run_dir, picture, query, server=server, workers=workers, redis_url=redis_url
             )[0]
         subjects += floors(fleet, target, run_dir, server=server, workers=workers, redis_url=redis_url)
-    if "granian" not in judged and granian_available():
-        logs = run_dir / "logs"
-        bare = start_bare(
-            fleet,
-            "bare-granian",
-            run_dir / "static" / "hit.bin",
-            target.content_type,
-            logs,
-            server="granian",
-            workers=workers,
-        )
-        _same_bytes(bare, "/", target.body)
-        subjects.append(Subject(f"bare WSGI (granian x{workers})", bare, "/"))
-        # The same DATA_DIR and database as the gunicorn instance, so the variant is already in Redis.
-        alt = start_darkroom(
-            fleet, "darkroom-granian", darkroom_data, logs, redis_url=redis_url, workers=workers, server="granian"
-        )
-        warm_hit(alt, target.path, target.tier)
-        subjects.append(Subject(f"darkroom {target.tier} (granian x{workers})", alt, target.path))
     body_dir = run_dir / "static"
     nginx = start_nginx(fleet, body_dir, target.content_type, run_dir / "nginx", workers=workers, probe="/hit.bin")
     _same_bytes(nginx, "/hit.bin", target.body)

@@ -170,10 +170,10 @@ def start_darkroom(
     *,
     redis_url: str = "",
     workers: int = 2,
-    server: str = "gunicorn",
+    server: str = "granian",
     memory_tier: bool = True,
 ) -> Service:
-    """Migrate a fresh DATA_DIR, then serve it as `make run` does (or under granian, for comparison).
+    """Migrate a fresh DATA_DIR, then serve it as `make run` does (granian; or gunicorn, for comparison).
 
     `memory_tier=False` turns off the workers' in-memory variant cache, to measure the Redis or disk tier.
     """
@@ -191,10 +191,6 @@ def start_darkroom(
     else:
         argv = [str(BIN / "gunicorn"), "-c", "server/gunicorn.py", "server.wsgi:application"]
     return fleet.spawn(name, argv, env=env, log=log, port=port, probe="/healthz", data_dir=data_dir)
-
-
-def granian_available() -> bool:
-    return (BIN / "granian").exists()
 
 
 def start_bare(

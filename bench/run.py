@@ -24,6 +24,7 @@ from bench.client import upload_id
 from bench.procs import Fleet, Service, start_darkroom, start_redis, terminate_on_signals
 
 WORKERS = 2  # the calibration's worker count (issue 6); W4 runs one worker so that it is known
+SERVER = "granian"  # make run's (README, "Why granian"); W1 also measures the hits on gunicorn, the trial's other
 HIT_QUERY = "w=500"  # of the 1200x800 photo: a JPEG of about 15 KB, the size of the calibration (issue 6)
 HERD_QUERY = "w=1234&fmt=webp"
 W4_CASES = [(1200, "jpeg"), (1200, "webp"), (3000, "jpeg")]
@@ -38,8 +39,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="a short run: 10 s of W5, one 5 s wrk run, fewer widths")
     parser.add_argument(
         "--w1-servers",
-        default="gunicorn",
-        help="comma-separated servers whose hits W1 judges (gunicorn, granian; default gunicorn, as make run)",
+        default="granian,gunicorn",
+        help="comma-separated servers whose hits W1 judges (granian, as make run, and gunicorn; default both)",
     )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14", help="Redis for the service (its DB 14)")
     parser.add_argument("--keep-data", action="store_true", help="keep the DATA_DIRs and images in the run directory")
@@ -51,8 +52,8 @@ def parse_args() -> argparse.Namespace:
         args.duration, args.wrk_seconds, args.wrk_rounds = min(args.duration, 10), 5, 1
     args.only = {w.strip().lower() for w in args.only.split(",")}
     args.w1_servers = [s.strip().lower() for s in args.w1_servers.split(",") if s.strip()]
-    if not set(args.w1_servers) <= {"gunicorn", "granian"} or "gunicorn" not in args.w1_servers:
-        parser.error("--w1-servers takes gunicorn (always: the other workloads run on it) and granian")
+    if not set(args.w1_servers) <= {"gunicorn", "granian"} or SERVER not in args.w1_servers:
+        parser.error(f"--w1-servers takes {SERVER} (always: the other workloads run on it) and gunicorn")
     return args
 
 
@@ -81,9 +82,19 @@ def machine() -> str:
     return (
         f"{os.cpu_count()} CPUs ({model}), {memory_gb:.0f} GB, Linux {platform.release()}, "
         f"Python {platform.python_version()}, Pillow {PIL.__version__}, Django {django.__version__}, "
-        f"{_version([sys.executable, '-m', 'gunicorn', '--version'])}, {_version(['nginx', '-v'])}, "
+        f"granian {_granian_version()}, {_version([sys.executable, '-m', 'gunicorn', '--version'])}, "
+        f"{_version(['nginx', '-v'])}, "
         f"{_version(['wrk', '-v']).split(' [')[0]}"
     )
+
+
+def _granian_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("granian")
+    except Exception:  # noqa: BLE001 - reported as missing
+        return "missing"
 
 
 def loadavg() -> str:
@@ -131,11 +142,11 @@ class Bench:
 
     def start(self, name: str, *, redis: bool, workers: int = WORKERS, memory_tier: bool = True) -> Service:
         extras = (", Redis" if redis else "") + ("" if memory_tier else ", memory tier off")
-        self.step(f"starting {name} (gunicorn -c server/gunicorn.py, {workers} worker(s){extras})")
+        self.step(f"starting {name} ({SERVER}, as make run, {workers} worker(s){extras})")
         url = self.redis_url if redis else ""
         data = self.dir / f"data-{name}"
         return start_darkroom(
-            self.fleet, name, data, self.logs, redis_url=url, workers=workers, memory_tier=memory_tier
+            self.fleet, name, data, self.logs, redis_url=url, workers=workers, server=SERVER, memory_tier=memory_tier
         )
 
     def widths(self) -> tuple[list[int], list[int]]:
@@ -209,25 +220,25 @@ class Bench:
         judged = self.args.w1_servers
         self.step(
             f"W1 hit: starting the references (on {' and '.join(judged)}: bare WSGI alone, with a Redis GET and with a "
-            "file read; darkroom's tiers on each server but gunicorn; nginx)"
+            f"file read; darkroom's tiers on each server but {SERVER}, which serves the rest; nginx)"
         )
         subjects = [
-            hit.Subject(f"darkroom hit-memory, as make run (gunicorn x{WORKERS})", main, path),
+            hit.Subject(f"darkroom hit-memory, as make run ({SERVER} x{WORKERS})", main, path),
             hit.Subject(
-                f"darkroom hit-redis, memory tier off (gunicorn x{WORKERS})",
+                f"darkroom hit-redis, memory tier off ({SERVER} x{WORKERS})",
                 redis_only,
                 redis_target.path,
                 redis_url=self.redis_url,
             ),
-            hit.Subject(f"darkroom hit-disk, no Redis, memory tier off (gunicorn x{WORKERS})", disk, disk_target.path),
+            hit.Subject(f"darkroom hit-disk, no Redis, memory tier off ({SERVER} x{WORKERS})", disk, disk_target.path),
             *hit.references(
                 self.fleet,
                 target,
                 self.dir,
                 workers=WORKERS,
-                darkroom_data=self.dir / "data-darkroom-redis",
                 redis_url=self.redis_url,
                 judged=judged,
+                main_server=SERVER,
                 picture=picture,
                 query=HIT_QUERY,
             ),

@@ -68,7 +68,7 @@ class Hot(NamedTuple):
 
 HotKey = tuple[str, str, str, str, str]  # path, query, Accept, Host, scheme
 _hot: dict[HotKey, Hot] = {}
-HOT_SIZE = 20_000
+HOT_SIZE = 4096  # URLs a worker keeps worked out (1-2 KB each, with their headers); past it, all are forgotten
 
 
 def _hot_key(environ: dict[str, Any]) -> HotKey:
