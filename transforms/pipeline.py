@@ -198,7 +198,7 @@ def _decode(source: bytes, spec: VariantSpec, encoder: Encoder) -> tuple[Image.I
         if scale > 1:
             width, height = image.size
             image.draft(None, (max(1, width // scale), max(1, height // scale)))  # decodes ceil(side / scale)
-            plan = plan.with_source(image.size)
+            plan = plan.with_source(image.size, 1 / scale)
         image.load()
     return image, plan
 
