@@ -20,21 +20,23 @@ from transforms.geometry import Plan
 EIGHTHS = (1, 2, 3, 4, 5, 6, 7, 8)  # libjpeg-turbo's scales up to the full decode, in eighths of each side
 DRAFT_EIGHTHS = (1, 2, 4, 8)  # Pillow's: draft() at 1/8, 1/4, 1/2, or the full decode
 # Per output format and DCT scale, in eighths: how many times the target's size (each side) the reduced decode must keep
-# for the Lanczos resize to finish from; a scale not listed is not used. Measured on the encoded variant against the
-# full-quality render encoded alike, on a 12 MP photograph (`python -m bench.anchor`; README, "Cold renders"), the guard
-# being 0.003 SSIM. libjpeg-turbo's 1/8, 1/4 and 1/2 sample each block's curve: 1/8 and 1/4 lose at most 0.0016 (JPEG)
-# and 0.0007 (WebP) even just at the target, but 1/2 loses more as it nears it, JPEG 0.0021 at 1.5x, 0.0028 at 1.36x,
-# 0.0075 at 1x; WebP (whose encoder smooths more) 0.0009 at 1.1x, 0.0015 at 1.05x, 0.0039 at 1x. Its 3/8, 5/8 and 6/8
-# keep the lowest frequencies instead and lose less: 3/8 at most 0.0021 (JPEG) and 0.0004 (WebP) at any gap; 5/8 0.0022
-# at 1.2x, 0.0024 at 1.15x, 0.0029 at 1.1x; 6/8 0.0019 at 1.3x, 0.0025 at 1.2x, 0.0048 at 1.05x (JPEG; WebP's figures at
-# those sizes, 1700 px and more, swing by +-0.003 with the full decode itself, and 6/8 lost 0.0053 at 1.1x). 7/8 costs
-# what the full decode does. The first listed scale that keeps its gap is used, else the full decode. Lossless outputs
-# show every lost detail (PNG loses 0.006-0.03 with the lossy gaps): they keep twice the target at 1/8, 1/4 and 1/2, as
-# before; AVIF, not measured, keeps JPEG's gaps.
+# for the Lanczos resize to finish from; a scale not listed is not used, and the first listed scale that keeps its gap
+# is, else the full decode. Measured on the encoded variant against the full-quality render encoded alike (`python -m
+# bench.anchor`; README, "Cold renders"), the guard being 0.003 SSIM, on two photographs: W2's 4000x3000 and the
+# 2000x1500 of transforms/tests/test_quality_guard.py, whose finer detail loses more. libjpeg-turbo's 1/8, 1/4 and 1/2
+# average each block's full-size pixels in twos, fours or eights: 1/8 and 1/4 lose at most 0.0019 (JPEG) and 0.0017
+# (WebP) even just at the target, but 1/2 loses more as it nears it, JPEG 0.0021 at 1.5x, 0.0033 at 1.3x, 0.0078 at 1x;
+# WebP (whose encoder smooths more) 0.0012 at 1.1x, 0.0039 at 1x. Its 3/8, 5/8 and 6/8 keep each block's lowest
+# frequencies instead, and lose less near the target: 3/8 at most 0.0023 (JPEG) and 0.0006 (WebP) at any gap; 5/8 0.0018
+# at 1.3x, 0.0022-0.0026 at 1.2-1.25x, 0.0032 at 1.1x (JPEG), WebP 0.0007 at 1.2x, 0.0016-0.0036 at 1.05x; 6/8 0.0019 at
+# 1.3x, 0.0025 at 1.2x, 0.0045 at 1.05x (JPEG), WebP 0.0023 at 1.3x, 0.0030 at 1.2x. 7/8 costs more than the full decode
+# (it has no SIMD: 3.1 G instructions to 3.0 for a 1700-px render). Lossless outputs show every lost detail (PNG loses
+# 0.006-0.03 with the lossy gaps): they keep twice the target at 1/8, 1/4 and 1/2, as before; AVIF, not measured, keeps
+# JPEG's gaps.
 DRAFT_GAPS: dict[str, dict[int, float]] = {
-    "jpeg": {1: 1.0, 2: 1.0, 3: 1.0, 4: 1.5, 5: 1.2, 6: 1.3},
+    "jpeg": {1: 1.0, 2: 1.0, 3: 1.0, 4: 1.5, 5: 1.3, 6: 1.3},
     "webp": {1: 1.0, 2: 1.0, 3: 1.0, 4: 1.1, 5: 1.2, 6: 1.3},
-    "avif": {1: 1.0, 2: 1.0, 3: 1.0, 4: 1.5, 5: 1.2, 6: 1.3},
+    "avif": {1: 1.0, 2: 1.0, 3: 1.0, 4: 1.5, 5: 1.3, 6: 1.3},
 }
 LOSSLESS_DRAFT_GAPS: dict[int, float] = {1: 2.0, 2: 2.0, 4: 2.0}
 # Pillow's mode for the colour spaces libjpeg-turbo decodes to the same pixels; CMYK and YCCK stay with Pillow.
