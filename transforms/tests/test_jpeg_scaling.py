@@ -14,7 +14,7 @@ from PIL import Image
 from transforms import jpeg
 from transforms.operations import plan_for
 from transforms.pipeline import RenderError, render
-from transforms.spec import VariantSpec
+from transforms.spec import VariantSpec, parse
 from transforms.tests import images
 
 from .test_pipeline import assert_corners, near, opened, pixel
@@ -51,6 +51,17 @@ def test_eighths_keep_geometry_and_orientation(turbo_calls: list, orientation: i
     assert result.size == (width, width * 3 // 4)
     assert_corners(result, images.MARKER, tolerance=40)
     assert len(turbo_calls) == (eighths not in jpeg.DRAFT_EIGHTHS)
+
+
+def test_a_crop_is_taken_from_the_eighths_decode(turbo_calls: list) -> None:
+    """The crop's rectangle, in the original's pixels, is scaled to the 6/8 decode with it."""
+    source = images.oriented_jpeg(6, UPRIGHT, quality=90)
+    spec = parse([("crop", "400,300,800,600"), ("w", "420"), ("fmt", "jpeg")])
+    with Image.open(io.BytesIO(source)) as image:
+        assert jpeg.draft_eighths(plan_for(image.size, 6, spec, alpha=False), "jpeg") == 6
+    result = opened(render(source, spec, "jpeg"))
+    assert len(turbo_calls) == 1 and result.size == (420, 315)
+    assert_corners(result, images.MARKER, tolerance=40)
 
 
 def test_progressive_jpeg_decodes_at_eighths(turbo_calls: list) -> None:
