@@ -1,5 +1,5 @@
 """W2's anchor: the floor of a cold render, in-process Pillow with nothing but the work itself; and the frontier of
-draft decoding against quality that transforms/pipeline.py's DRAFT_GAPS were chosen from.
+draft decoding against quality that transforms/jpeg.py's DRAFT_GAPS were chosen from.
 
 The anchor (issue 15): open, draft straight to the smallest JPEG DCT scale whose decode is at least the output
 size, one `resize(LANCZOS)`, transpose the result upright, encode with the service's own encoder settings.
