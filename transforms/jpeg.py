@@ -11,8 +11,8 @@ checked against the decompression-bomb limit; libjpeg-turbo's own reading of it 
 from __future__ import annotations
 
 import math
+from types import ModuleType
 
-import simplejpeg
 from PIL import Image, JpegImagePlugin
 
 from transforms.geometry import Plan
@@ -41,6 +41,14 @@ DRAFT_GAPS: dict[str, dict[int, float]] = {
 LOSSLESS_DRAFT_GAPS: dict[int, float] = {1: 2.0, 2: 2.0, 4: 2.0}
 # Pillow's mode for the colour spaces libjpeg-turbo decodes to the same pixels; CMYK and YCCK stay with Pillow.
 _TURBO_MODES = {"RGB": ("RGB", ("YCbCr", "RGB")), "L": ("GRAY", ("Gray",))}
+
+
+def turbo() -> ModuleType:
+    """simplejpeg, imported on first use: it brings numpy, about 7 MB more in every process that imports it, and the
+    web workers, which import this module but never decode, need neither (render_child imports it at its start)."""
+    import simplejpeg
+
+    return simplejpeg
 
 
 def scaled_size(size: tuple[int, int], eighths: int) -> tuple[int, int]:
@@ -95,6 +103,7 @@ def decode_scaled(source: bytes, image: JpegImagePlugin.JpegImageFile, eighths: 
     `info` (the ICC profile); None when it will not read the stream, or reads its header otherwise than Pillow did."""
     colorspace, spaces = _TURBO_MODES[image.mode]
     width, height = scaled_size(image.size, eighths)
+    simplejpeg = turbo()
     try:
         header_height, header_width, space, _ = simplejpeg.decode_jpeg_header(source)
         if (header_width, header_height) != image.size or space not in spaces:

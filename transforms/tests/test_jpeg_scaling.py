@@ -4,7 +4,10 @@ space and the stream as Pillow does, Pillow everywhere else, with the same geome
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +22,7 @@ from transforms.tests import images
 
 from .test_pipeline import assert_corners, near, opened, pixel
 
+ROOT = Path(__file__).resolve().parents[2]
 UPRIGHT = (1600, 1200)  # 3/8 is 600 px wide, 5/8 1000, 6/8 1200: w=800 decodes at 6/8
 
 
@@ -144,3 +148,11 @@ def test_the_pixel_limit_is_checked_before_any_decode(turbo_calls: list, monkeyp
     with pytest.raises(RenderError, match="too large"):
         render(source, VariantSpec(w=800, fmt="jpeg"), "jpeg")
     assert not turbo_calls
+
+
+def test_the_web_worker_does_not_load_numpy() -> None:
+    """simplejpeg brings numpy (about 7 MB a process): the pipeline imports it when it first decodes at an M/8
+    scale, which only render processes do."""
+    probe = "import sys, transforms.pipeline, transforms.render_pool; print('numpy' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert done.stdout.strip() == "False"
