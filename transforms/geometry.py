@@ -104,16 +104,25 @@ class Plan:
         fx, fy = self.resize[0] / (x1 - x0), self.resize[1] / (y1 - y0)
         return math.ceil(self.source[0] * fx * gap), math.ceil(self.source[1] * fy * gap)
 
-    def with_source(self, size: tuple[int, int]) -> Plan:
-        """The same plan for a source decoded at a reduced size (JPEG draft)."""
+    def with_source(self, size: tuple[int, int], scale: float | None = None) -> Plan:
+        """The same plan for a source decoded at a reduced size (JPEG DCT scaling) of `scale` times each side.
+
+        libjpeg rounds a scaled side up: its last row and column are partly edge padding (1/8 of a 4001-px side is
+        500.125 px of picture in 501). The resize then reads exactly the picture's part of them, or a sharp
+        picture's variant is shifted and stretched by up to a pixel of the decode. Without `scale`: size / source.
+        """
         if size == self.source:
             return self
-        fx, fy = size[0] / self.source[0], size[1] / self.source[1]
+        fx, fy = (scale, scale) if scale else (size[0] / self.source[0], size[1] / self.source[1])
 
         def scaled(box: Box | None) -> Box | None:
             return box and (box[0] * fx, box[1] * fy, box[2] * fx, box[3] * fy)
 
-        return replace(self, source=size, box=scaled(self.box), region=scaled(self.region))
+        box, region = scaled(self.box), scaled(self.region)
+        picture = (0.0, 0.0, self.source[0] * fx, self.source[1] * fy)
+        if self.resize is not None and picture != (0, 0, *size):
+            box, region = box or picture, region or picture
+        return replace(self, source=size, box=box, region=region)
 
 
 def fit_into(

@@ -12,6 +12,7 @@ from typing import IO, ClassVar
 
 from PIL import Image, JpegImagePlugin
 
+from transforms import jpeg
 from transforms.decoders import ALLOWED_DECODERS, exif_orientation
 from transforms.formats import ALPHA_FORMATS
 from transforms.operations import Plan, apply_all, plan_for, refine_all
@@ -21,21 +22,6 @@ PIPELINE_VERSION = "1"
 MAX_FRAMES = 200  # the upload validator refuses more; this only bounds the work if one slips through
 # APNG is a PNG with frames. MPO "frames" (phone depth maps, previews) and TIFF pages are not an animation.
 ANIMATED_SOURCES = ("GIF", "WEBP", "PNG")
-# JPEG DCT scaling decodes at 1/2, 1/4 or 1/8. Per output format and scale: how many times the target's size
-# (each side) the reduced decode must keep for the Lanczos resize to finish from. Measured on the encoded variant
-# against the full-quality render encoded alike, on a 12 MP photograph (`python -m bench.anchor`; README, "Cold
-# renders"), the guard being 0.003 SSIM: from 1/8 and 1/4 even a decode just at the target loses at most 0.0016
-# (JPEG) and 0.0007 (WebP); from 1/2 the loss grows as the decode nears the target, JPEG 0.0021 at 1.5x, 0.0028 at
-# 1.36x, 0.0038 at 1.25x, 0.0075 at 1x; WebP (whose encoder smooths more) 0.0008 at 1.15x, 0.0013 at 1.07x,
-# 0.0039 at 1x. Where a scale is refused, the next finer one is used, down to a full decode. Lossless outputs
-# show every lost detail (PNG loses 0.006-0.03 with the lossy gaps): they keep twice the target, as before;
-# AVIF, not measured, keeps JPEG's gaps.
-DRAFT_GAPS: dict[str, dict[int, float]] = {
-    "jpeg": {8: 1.0, 4: 1.0, 2: 1.5},
-    "webp": {8: 1.0, 4: 1.0, 2: 1.1},
-    "avif": {8: 1.0, 4: 1.0, 2: 1.5},
-}
-LOSSLESS_DRAFT_GAPS: dict[int, float] = {8: 2.0, 4: 2.0, 2: 2.0}
 
 
 class RenderError(Exception):
@@ -180,25 +166,14 @@ def _decoding() -> Iterator[None]:
         raise RenderError(f"cannot decode image: {exc or type(exc).__name__}") from exc
 
 
-def draft_scale(plan: Plan, out_format: str) -> int:
-    """The JPEG DCT scale (8, 4, 2 or 1: decode at 1/scale) that DRAFT_GAPS allow for this plan's resize."""
-    width, height = plan.source
-    for scale, gap in DRAFT_GAPS.get(out_format, LOSSLESS_DRAFT_GAPS).items():
-        need = plan.draft_size(gap)
-        if need and -(-width // scale) >= need[0] and -(-height // scale) >= need[1]:
-            return scale
-    return 1
-
-
 def _decode(source: bytes, spec: VariantSpec, encoder: Encoder) -> tuple[Image.Image, Plan]:
     with _decoding():
-        image = Image.open(io.BytesIO(source), formats=ALLOWED_DECODERS)
-        plan = plan_for(image.size, exif_orientation(image), spec, encoder.alpha)
-        scale = draft_scale(plan, encoder.name) if isinstance(image, JpegImagePlugin.JpegImageFile) else 1
-        if scale > 1:
-            width, height = image.size
-            image.draft(None, (max(1, width // scale), max(1, height // scale)))  # decodes ceil(side / scale)
-            plan = plan.with_source(image.size)
+        opened = Image.open(io.BytesIO(source), formats=ALLOWED_DECODERS)
+        plan = plan_for(opened.size, exif_orientation(opened), spec, encoder.alpha)
+        image: Image.Image = opened
+        if isinstance(opened, JpegImagePlugin.JpegImageFile):
+            image, eighths = jpeg.decode(source, opened, plan, encoder.name)
+            plan = plan.with_source(image.size, eighths / 8)
         image.load()
     return image, plan
 

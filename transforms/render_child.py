@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl
 
 from PIL import Image
 
+from transforms import jpeg
 from transforms.operations import REGISTRY
 from transforms.params import Limits
 from transforms.pipeline import RenderError, RenderTimeout, render
@@ -131,7 +132,8 @@ def main() -> None:
     requests = os.fdopen(os.dup(0), "rb")
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # a stray print (ours or a library's) goes to stderr, never into the answers
-    Image.init()  # every plugin loaded before the first job, so the idle size below is the real one
+    Image.init()  # every plugin and decoder loaded before the first job, so the idle size below is the real one
+    jpeg.turbo()
     idle = rss_bytes()
     answers.write(encode_frame({"ready": True, "rss": idle}))
     answers.flush()
