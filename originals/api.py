@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpResponseBase
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import exceptions, generics, permissions, serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -96,6 +96,7 @@ class OriginalOutput(serializers.ModelSerializer):
         return obj.owner.get_username() if obj.owner is not None else None
 
 
+@extend_schema_field({"type": "number", "minimum": 0, "maximum": 1, "nullable": True})
 class UnitIntervalField(serializers.Field):
     """A JSON number from 0 to 1, kept to four decimal places (a ten-thousandth of a side); null clears it."""
 

@@ -8,6 +8,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "server.settings")
 
 django_application = get_wsgi_application()
 
-from transforms.fastpath import VariantFastPath  # noqa: E402 - needs Django set up first
+from server.bodies import ChunkedBodies  # noqa: E402 - needs Django set up first
+from transforms.fastpath import VariantFastPath  # noqa: E402
 
-application = VariantFastPath(django_application)
+application = VariantFastPath(ChunkedBodies(django_application))

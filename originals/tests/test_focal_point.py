@@ -112,3 +112,19 @@ def test_the_database_holds_both_coordinates_or_neither(alice_client, mine):
         with pytest.raises(IntegrityError), transaction.atomic():
             Original.objects.filter(pk=mine).update(focal_x=x, focal_y=y)
     Original.objects.filter(pk=mine).update(focal_x=Decimal("0.5"), focal_y=Decimal("0"))
+
+
+def test_the_schema_says_the_focal_point_is_a_number(client, caplog):
+    """drf-spectacular could not resolve UnitIntervalField and documented a string (which the PATCH refuses), with a
+    warning in the server's log at the first request for the schema."""
+    with caplog.at_level("WARNING"):
+        schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    fields = schema["components"]["schemas"]["PatchedFocalPointInputRequest"]["properties"]
+    for name in ("focal_x", "focal_y"):
+        assert {k: fields[name][k] for k in ("type", "minimum", "maximum", "nullable")} == {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 1,
+            "nullable": True,
+        }
+    assert not [r for r in caplog.records if "UnitIntervalField" in r.getMessage()]
