@@ -54,6 +54,19 @@ class Server:
         finally:
             conn.close()
 
+    def raw(self, request: bytes, timeout: float = 30) -> tuple[int, dict[str, str], bytes]:
+        """Bytes sent as they are, no client library to tidy them; the answer read to the connection's end and parsed
+        by hand (status, headers by lower-case name, the body as sent: chunked framing left in)."""
+        with socket.create_connection((self.host, self.port), timeout=timeout) as conn:
+            conn.sendall(request)
+            answer = b""
+            while piece := conn.recv(65536):
+                answer += piece
+        head, _, body = answer.partition(b"\r\n\r\n")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in header_lines)}
+        return int(status_line.split()[1]), headers, body
+
     def superuser(self, password: str) -> str:
         """A new staff user in this server's own database (`manage.py createsuperuser`, as the README makes one);
         its name."""

@@ -300,19 +300,6 @@ def test_a_body_over_the_limit_is_a_413_and_one_warning_line(client: Client, cap
     assert serious[0].exc_info is None, "no traceback: the client's mistake, answered"
 
 
-def _raw(running: Any, request: bytes) -> tuple[int, dict[str, str], bytes]:
-    """Bytes as sent, no client library to tidy them; the server's answer parsed by hand."""
-    with socket.create_connection((running.host, running.port), timeout=10) as conn:
-        conn.sendall(request)
-        answer = b""
-        while chunk := conn.recv(65536):
-            answer += chunk
-    head, _, body = answer.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in header_lines)}
-    return int(status_line.split()[1]), headers, body
-
-
 # What each server answers to requests its HTTP layer may refuse before Django sees them, as (status, code): a code is
 # the house's JSON error, None an empty body. gunicorn's refusals are written as the house's JSON
 # (server/gunicorn.py, write_json_error). granian's HTTP layer is hyper, in Rust: it refuses bytes that are not HTTP,
@@ -355,7 +342,7 @@ def test_the_servers_own_refusals(tmp_path: Path, server_name: str):
     empty body (REFUSALS). The worker goes on serving after each."""
     running = live.start(tmp_path / "data", workers=1, server=server_name)
     try:
-        answers = [(status, code, _raw(running, request)) for request, status, code in REFUSALS[server_name]]
+        answers = [(status, code, running.raw(request, timeout=10)) for request, status, code in REFUSALS[server_name]]
         assert running.request("GET", "/healthz")[0] == 200, "and the worker goes on serving"
     finally:
         running.stop()
