@@ -44,7 +44,7 @@ superuser: database
 
 ## Any management command, on the data and settings `make run` has with the same DATA_DIR: make manage ARGS="…".
 manage: database
-	@test -n "$(ARGS)" || { echo 'make manage needs ARGS, e.g. make manage ARGS="prune_variants --dry-run"' >&2; exit 2; }
+	@$(if $(strip $(ARGS)),true,{ echo 'make manage needs ARGS, e.g. make manage ARGS="prune_variants --dry-run"' >&2; exit 2; })
 	$(BIN)/python manage.py $(ARGS)
 
 # A management command acts on a server's data only where that server's migrated database is: never create an

@@ -184,3 +184,12 @@ def test_another_data_dir_is_refused_not_created(newcomer, tmp_path):
     answer = newcomer.run(the_line("prune_variants").replace("/tmp/darkroom", str(elsewhere)))
     assert answer.returncode != 0
     assert f"No migrated database for DATA_DIR={elsewhere}" in answer.stderr
+
+
+def test_make_manage_takes_arguments_with_double_quotes(newcomer):
+    """ARGS goes to the shell as written: its own double quotes broke the Makefile's check of it (a newcomer's
+    `make manage ARGS="shell -c \\"…\\""` was a bash syntax error); with no ARGS it still says what to give."""
+    quoted = newcomer.run(f'DATA_DIR={newcomer.data_dir} make -s manage ARGS="shell -c \\"print(\'quoted ok\')\\""')
+    assert quoted.returncode == 0 and quoted.stdout.splitlines()[-1] == "quoted ok", quoted.stderr
+    bare = newcomer.run(f"DATA_DIR={newcomer.data_dir} make -s manage")
+    assert bare.returncode != 0 and "make manage needs ARGS" in bare.stderr
