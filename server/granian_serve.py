@@ -134,10 +134,8 @@ def stop_before_serving(signum: int, frame: Any) -> None:
     """A worker's SIGINT or SIGTERM before granian has set its own handlers (it does so after the loader returns):
     the master's handler, inherited through the fork, took it and the worker went on to serve until the master killed
     it, 10 s later (a Ctrl-C while a worker was being replaced: 1 stop in 3 took 11-12 s). Nothing is served yet, so
-    the worker ends now, its render processes with it."""
-    from transforms.render_pool import render_pool
-
-    render_pool.close()
+    the worker ends now. Its render process, if started, reads the end of its input and ends too; closing it here
+    would take the pool's lock, which the interrupted code may hold."""
     os._exit(0)
 
 
