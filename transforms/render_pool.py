@@ -52,7 +52,7 @@ class RenderCrashed(Exception):
 class PoolLimits:
     memory_limit: int  # bytes of RSS a render process may reach
     max_jobs: int  # renders before a process is retired
-    max_growth: int  # RSS beyond its idle size that a process may keep between jobs
+    max_growth: int  # RSS beyond its idle size that a process may keep between jobs (RENDER_PROCESS_KEEP)
 
 
 class RenderProcess:
@@ -111,6 +111,7 @@ class RenderProcess:
         deadline: float,
         max_frames: int,
         memory_limit: int,
+        keep: int,
     ) -> Rendered:
         job: dict[str, Any] = {
             "query": spec.canonical_query,
@@ -118,6 +119,7 @@ class RenderProcess:
             "deadline": deadline,
             "max_frames": max_frames,
             "operations": REGISTRY.paths(),
+            "keep": keep,  # free heap the process may keep for its next render
         }
         if isinstance(source, Path):  # a file of the store: the process reads it, and no pipe carries it
             job["path"], source = str(source), b""
@@ -202,17 +204,19 @@ class RenderPool:
         self._idle: list[RenderProcess] = []
         self._lock = threading.Lock()
         self._pid = os.getpid()
+        self._keeper: RenderProcess | None = None  # the one process that keeps its heap between renders
 
     def _take(self, limits: PoolLimits | None) -> RenderProcess:
         while True:
             with self._lock:
                 if self._pid != os.getpid():  # forked: the processes belong to the parent
-                    self._idle, self._pid = [], os.getpid()
+                    self._idle, self._pid, self._keeper = [], os.getpid(), None
                 if not self._idle:
                     break
-                process = self._idle.pop()
-            # It gave its free heap back after its last render; what it still holds beyond its idle size is
-            # fragmentation, which only a new process sheds.
+                # The keeper first, whose heap is ready for a render; else the last given back.
+                process = self._idle.pop(self._idle.index(self._keeper) if self._keeper in self._idle else -1)
+            # After its last render it kept at most max_growth of free heap (the keeper) or gave it back; what it
+            # still holds beyond that is fragmentation, which only a new process sheds.
             if limits is None or rss_bytes(process.pid) - process.idle_rss <= limits.max_growth:
                 return process
             process.close()
@@ -223,6 +227,15 @@ class RenderPool:
             process.kill()
             raise
         return process
+
+    def _keep_for(self, process: RenderProcess, limits: PoolLimits) -> int:
+        """The free heap `process` may keep after this render: max_growth for one process of the pool, the keeper
+        (taken first whenever it is idle), none for the others, which only render while it does. So a worker keeps
+        one render's heap, however many render processes concurrency made it start."""
+        with self._lock:
+            if self._keeper is None or not self._keeper.alive():
+                self._keeper = process
+            return limits.max_growth if self._keeper is process else 0
 
     def _give_back(self, process: RenderProcess, limits: PoolLimits) -> None:
         if not process.alive() or process.jobs >= limits.max_jobs:
@@ -244,7 +257,13 @@ class RenderPool:
         """Render in one of this worker's processes; RenderTimeout, RenderOverMemory, RenderError, RenderCrashed."""
         with self._process(limits) as process:
             return process.run(
-                source, spec, out_format, deadline=deadline, max_frames=max_frames, memory_limit=limits.memory_limit
+                source,
+                spec,
+                out_format,
+                deadline=deadline,
+                max_frames=max_frames,
+                memory_limit=limits.memory_limit,
+                keep=self._keep_for(process, limits),
             )
 
     @contextmanager

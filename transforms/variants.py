@@ -221,7 +221,7 @@ def pool_limits() -> PoolLimits:
     return PoolLimits(
         memory_limit=settings.RENDER_MEMORY_LIMIT,
         max_jobs=settings.RENDER_PROCESS_MAX_RENDERS,
-        max_growth=64 * 2**20,
+        max_growth=settings.RENDER_PROCESS_KEEP,
     )
 
 

@@ -23,8 +23,8 @@ def no_time_budget(settings) -> None:
     settings.RENDER_TIME_BUDGET_SECONDS = 600.0
 
 
-# README, Security: one render adds under about 256 MB to its render process (which keeps at most 64 MiB between
-# renders). Measured over what the process held when the render began, so a process reused after a larger render
+# README, Security: one render adds under about 256 MB to its render process (which keeps at most RENDER_PROCESS_KEEP
+# between renders). Measured over what the process held when the render began, so a process reused after a larger render
 # is measured alike (CI once saw 278 MB here: 235 MB of blur over about 43 MB left by the renders before it).
 PEAK_BOUND = 256 * 2**20
 
