@@ -59,6 +59,16 @@ def anchor(source: bytes | Path, width: int, fmt: str) -> bytes:
     return _draft_render(source, width, fmt)[0]
 
 
+def guarded(finer: dict[int, int]) -> Any:
+    """The guarded anchor as a W2 renderer, `finer` (guarded_finer per width) found beforehand, untimed; a width
+    not in it (the warm-up's) renders as the anchor."""
+
+    def render_guarded(source: bytes | Path, width: int, fmt: str) -> bytes:
+        return _draft_render(source, width, fmt, finer.get(width, 1))[0]
+
+    return render_guarded
+
+
 def guarded_finer(source: bytes, width: int, fmt: str, reference: Image.Image | None = None) -> int:
     """How many times the output size the guarded anchor decodes at least (1: the anchor itself; 2, 4, 8: one, two,
     three DCT scales finer): the first whose variant loses at most the guard against the full-quality render."""

@@ -77,3 +77,16 @@ def server_timing_total(header: str) -> float | None:
             except ValueError:
                 return None
     return None
+
+
+def server_timing_stages(header: str) -> float | None:
+    """The sum of a Server-Timing header's durations but `total` (a render's stages), in seconds; None for none."""
+    durations = []
+    for part in header.split(","):
+        name, _, rest = part.strip().partition(";")
+        if name != "total" and "dur=" in rest:
+            try:
+                durations.append(float(rest.split("dur=", 1)[1].split(";")[0]) / 1000)
+            except ValueError:
+                return None
+    return sum(durations) if durations else None

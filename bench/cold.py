@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bench import inprocess
-from bench.client import Response, request, server_timing_total
+from bench.client import Response, request, server_timing_stages, server_timing_total
 from bench.procs import Service
 
 FORMATS = ("jpeg", "webp")
@@ -41,6 +41,7 @@ def widths(first: int, count: int, step: int = 100) -> list[int]:
 def _http_summary(responses: list[Response], wall: float, concurrency: int) -> dict[str, Any]:
     tiers = Counter(r.headers.get("x-cache", f"status {r.status}") for r in responses)
     server_totals = [t for r in responses if (t := server_timing_total(r.headers.get("server-timing", ""))) is not None]
+    stages = [t for r in responses if (t := server_timing_stages(r.headers.get("server-timing", ""))) is not None]
     return {
         **summary([r.seconds for r in responses]),
         "concurrency": concurrency,
@@ -49,6 +50,8 @@ def _http_summary(responses: list[Response], wall: float, concurrency: int) -> d
         "x_cache": dict(tiers),
         "non_200": [r.status for r in responses if r.status != 200],
         "server_total_mean_ms": statistics.fmean(server_totals) * 1000 if server_totals else None,
+        # The render process's stages (decode, transform, encode): the server's time beside them is serving a miss.
+        "render_stages_mean_ms": statistics.fmean(stages) * 1000 if stages else None,
         "mean_bytes": statistics.fmean(len(r.body) for r in responses),
     }
 
@@ -65,10 +68,18 @@ def http_cold(service: Service, original_id: str, fmt: str, ws: list[int], concu
     return _http_summary(responses, time.perf_counter() - started, concurrency)
 
 
-def interleaved(service: Service, original_id: str, fmt: str, ws: list[int], source: bytes) -> dict[str, Any]:
-    """Concurrency 1: for each width, one HTTP request, then the textbook render, then pipeline.render, in
-    this process; interleaved, so that other load on the machine weighs on the three alike."""
-    renderers = dict(inprocess.PIPELINES)
+def interleaved(
+    service: Service,
+    original_id: str,
+    fmt: str,
+    ws: list[int],
+    source: bytes,
+    extra: dict[str, inprocess.Renderer] | None = None,
+) -> dict[str, Any]:
+    """Concurrency 1: for each width, one HTTP request, then the in-process renders (the anchor, textbook Pillow,
+    pipeline.render and any `extra`) in this process; interleaved, so that other load on the machine weighs on all
+    alike."""
+    renderers = {**inprocess.PIPELINES, **(extra or {})}
     for renderer in renderers.values():
         renderer(source, ws[0] + 7, fmt)  # untimed warm-up of this process's decoders and encoders
     responses: list[Response] = []

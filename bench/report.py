@@ -117,16 +117,21 @@ def w2_rows(w2: dict[str, Any]) -> list[Row]:
             other = f"n={stats['n']}, misses {misses}, {stats['renders_per_s']:.1f} renders/s"
             if stats.get("server_total_mean_ms"):
                 other += f", server {stats['server_total_mean_ms']:.0f} ms"
+                if stats.get("render_stages_mean_ms"):
+                    other += f" (render stages {stats['render_stages_mean_ms']:.0f})"
             if stats["non_200"]:
                 other += f", non-200: {stats['non_200']}"
             row = Row("W2 cold", f"HTTP -> {label}, concurrency {conc}", None, **_latency(stats), other=other)
             if conc == 1 and reference.get("mean_ms"):
                 ratio = stats["mean_ms"] / reference["mean_ms"]
                 row.ratio = f"{ratio:.2f} x {against}"
+                if block.get("guarded", {}).get("mean_ms"):
+                    row.ratio += f", {stats['mean_ms'] / block['guarded']['mean_ms']:.2f} x guarded"
                 row.target, row.result = f"<= {W2_TARGET:.2f}", _judge(ratio, W2_TARGET, at_least=False)
             rows.append(row)
         for name, title in (
             ("anchor", "in-process anchor (draft to output, one Lanczos)"),
+            ("guarded", "in-process guarded anchor (finer draft where the anchor breaks the guard)"),
             ("textbook", "in-process textbook Pillow"),
             ("darkroom", "in-process pipeline.render"),
         ):
@@ -145,6 +150,8 @@ def w2_rows(w2: dict[str, Any]) -> list[Row]:
             )
             if name != against and reference.get("mean_ms"):
                 row.ratio = f"{stats['mean_ms'] / reference['mean_ms']:.2f} x {against}"
+                if name == "darkroom" and block.get("guarded", {}).get("mean_ms"):
+                    row.ratio += f", {stats['mean_ms'] / block['guarded']['mean_ms']:.2f} x guarded"
             rows.append(row)
     for fmt, data in w2.get("quality", {}).items():
         scores = ", ".join(

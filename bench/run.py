@@ -19,7 +19,7 @@ from typing import Any
 
 import redis
 
-from bench import cold, footprint, hit, images, memory, mixed, quality, report, scaleout, smart, thumbor, wrk
+from bench import anchor, cold, footprint, hit, images, memory, mixed, quality, report, scaleout, smart, thumbor, wrk
 from bench.client import upload_id
 from bench.procs import Fleet, Service, start_darkroom, start_redis, terminate_on_signals
 
@@ -269,7 +269,11 @@ class Bench:
                 f"W2 cold -> {fmt}: {len(c1)} new widths at concurrency 1, each followed by the same render "
                 "in-process (the anchor, textbook Pillow, pipeline.render)"
             )
-            block = formats[fmt] = cold.interleaved(main, cold_id, fmt, c1, source)
+            self.step(f"W2 cold -> {fmt}: the guarded anchor's decode scale at each width (SSIM, untimed)")
+            finer = {width: anchor.guarded_finer(source, width, fmt) for width in c1}
+            guarded = {"guarded": anchor.guarded(finer)}
+            block = formats[fmt] = cold.interleaved(main, cold_id, fmt, c1, source, guarded)
+            block["guarded_finer"] = finer
             self.step(f"W2 cold -> {fmt}: {len(c8)} new widths at concurrency 8")
             block["http_c8"] = cold.http_cold(main, cold_id, fmt, c8, 8)
         self.step("W2 quality: SSIM of the service's variants against the full-quality render")

@@ -1,8 +1,11 @@
-"""W1's verdicts: a hit from memory against the bare app, from Redis and from disk against their floors, by CPU."""
+"""The bench's verdicts: W1's hits against the bare app and their floors, by CPU; W2's cold renders."""
 
 from typing import Any
 
-from bench.report import BARE_DISK, BARE_REDIS, w1_rows
+import pytest
+
+from bench.client import server_timing_stages
+from bench.report import BARE_DISK, BARE_REDIS, w1_rows, w2_rows
 
 
 def run(subject: str, rps: float, cpu_us: float) -> dict[str, Any]:
@@ -52,3 +55,32 @@ def test_only_the_judged_servers_get_a_verdict():
     rows = verdicts(None)  # results from before --w1-servers: gunicorn alone
     assert rows["darkroom hit-memory (gunicorn x2)"][1] == "PASS"
     assert rows["darkroom hit-memory (granian x2)"][1] == ""
+
+
+def latency(mean_ms: float) -> dict[str, Any]:
+    return {"n": 19, "mean_ms": mean_ms, "p50_ms": mean_ms, "p99_ms": mean_ms, "max_ms": mean_ms, "mean_bytes": 9}
+
+
+def test_w2_judges_http_against_the_anchor_and_shows_the_guarded_anchor_and_the_serving_time():
+    http = {
+        **latency(110.0),
+        "renders_per_s": 9.0,
+        "x_cache": {"miss": 19},
+        "non_200": [],
+        "server_total_mean_ms": 105.0,
+        "render_stages_mean_ms": 96.0,
+    }
+    block = {"http_c1": http, "anchor": latency(100.0), "guarded": latency(120.0), "darkroom": latency(99.0)}
+    rows = {row.measurement: row for row in w2_rows({"formats": {"jpeg": block}})}
+    judged = rows["HTTP -> JPEG, concurrency 1"]
+    assert (judged.ratio, judged.target, judged.result) == ("1.10 x anchor, 0.92 x guarded", "<= 1.00", "FAIL")
+    assert "server 105 ms (render stages 96)" in judged.other
+    assert rows["in-process pipeline.render -> JPEG"].ratio == "0.99 x anchor, 0.82 x guarded"
+    guarded = rows["in-process guarded anchor (finer draft where the anchor breaks the guard) -> JPEG"]
+    assert guarded.ratio == "1.20 x anchor" and guarded.result in ("", None)
+
+
+def test_server_timing_stages_are_the_durations_but_the_total():
+    header = 'cache;desc="miss", decode;dur=30.5, transform;dur=12.0, encode;dur=2.5, total;dur=50.0'
+    assert server_timing_stages(header) == pytest.approx(0.045)
+    assert server_timing_stages('cache;desc="hit-memory", total;dur=0.1') is None
