@@ -265,13 +265,13 @@ class Bench:
         formats: dict[str, Any] = {}
         self.results["w2"] = {"source": "4000x3000 JPEG, EXIF orientation 6", "widths_c1": c1, "formats": formats}
         for fmt in cold.FORMATS:
-            self.step(
-                f"W2 cold -> {fmt}: {len(c1)} new widths at concurrency 1, each followed by the same render "
-                "in-process (the anchor, textbook Pillow, pipeline.render)"
-            )
             self.step(f"W2 cold -> {fmt}: the guarded anchor's decode scale at each width (SSIM, untimed)")
             finer = {width: anchor.guarded_finer(source, width, fmt) for width in c1}
             guarded = {"guarded": anchor.guarded(finer)}
+            self.step(
+                f"W2 cold -> {fmt}: {len(c1)} new widths at concurrency 1, each followed by the same render "
+                "in-process (the anchor, the guarded anchor, textbook Pillow, pipeline.render)"
+            )
             block = formats[fmt] = cold.interleaved(main, cold_id, fmt, c1, source, guarded)
             block["guarded_finer"] = finer
             self.step(f"W2 cold -> {fmt}: {len(c8)} new widths at concurrency 8")

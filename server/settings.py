@@ -551,7 +551,7 @@ RENDER_MEMORY_LIMIT = _positive_int("RENDER_MEMORY_LIMIT", 512 * 1024 * 1024)
 RENDER_PROCESS_MAX_RENDERS = _positive_int("RENDER_PROCESS_MAX_RENDERS", 500)  # then a fresh process
 # Free heap a render process keeps for its next render (faulting it in again costs ~1.25 us a 4 KiB page: 30 ms of a
 # 12 MP render); more is given back after the render, and a process still holding more is replaced.
-RENDER_PROCESS_KEEP = _positive_int("RENDER_PROCESS_KEEP", 128 * 1024 * 1024, minimum=16 * 1024 * 1024)
+RENDER_PROCESS_KEEP = _positive_int("RENDER_PROCESS_KEEP", 64 * 1024 * 1024, minimum=16 * 1024 * 1024)
 
 # The variant cache (DESIGN.md section 6).
 REDIS_RETRY_SECONDS = 5.0  # after a Redis failure, serve without it this long before trying again
