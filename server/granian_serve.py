@@ -58,6 +58,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from granian.net import SocketHolder
 from granian.server.mp import MPServer, WorkerProcess
 
@@ -272,7 +273,10 @@ def main(loader: Callable[[str], WSGIApp] = load_application) -> None:
         shutil.rmtree(directory, ignore_errors=True)
         Path(directory).mkdir(parents=True, exist_ok=True)
 
-    importlib.import_module("server.wsgi")  # preload: the application, imported once before the fork
+    try:
+        importlib.import_module("server.wsgi")  # preload: the application, imported once before the fork
+    except ImproperlyConfigured as exc:  # a setting from the environment refused: its message names it
+        sys.exit(f"darkroom: {exc}")
 
     logging.getLogger("_granian").addFilter(ThreadsAreDeliberate())  # granian.log's logger
     state = tempfile.mkdtemp(prefix="darkroom-granian-")

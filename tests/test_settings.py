@@ -1,6 +1,9 @@
 """server/settings.py read afresh from an environment: production fails closed, bad values stop the start."""
 
+import os
 import runpy
+import subprocess
+import sys
 from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,7 @@ NAMES = (
     "IMPORT_URL_CONNECT_TIMEOUT_SECONDS",
     "IMPORT_URL_CA_FILE",
     "IMPORT_URL_ALLOW_LOOPBACK",
+    "RENDER_PROCESS_KEEP",
 )
 
 
@@ -91,11 +95,24 @@ def test_the_width_ladder_starts_with_placeholder_and_avatar_widths(monkeypatch,
         ({**LOCAL, "IMPORT_URL_TIMEOUT_SECONDS": "ten"}, "IMPORT_URL_TIMEOUT_SECONDS"),
         ({**LOCAL, "IMPORT_URL_CONNECT_TIMEOUT_SECONDS": "20"}, "IMPORT_URL_CONNECT_TIMEOUT_SECONDS"),
         ({**LOCAL, "IMPORT_URL_CA_FILE": "/nonexistent/ca.pem"}, "IMPORT_URL_CA_FILE"),
+        ({**LOCAL, "RENDER_PROCESS_KEEP": "1000"}, "RENDER_PROCESS_KEEP"),
     ],
 )
 def test_refused_at_start(monkeypatch, env, refused):
     with pytest.raises(ImproperlyConfigured, match=refused):
         load(monkeypatch, env)
+
+
+@pytest.mark.parametrize("command", [["manage.py", "migrate"], ["-m", "server.granian_serve"]])
+def test_a_refused_setting_stops_make_run_with_one_line(command):
+    """make run migrates, then serves: either says what is wrong in one line, not in a 58-line traceback."""
+    # PROMETHEUS_MULTIPROC_DIR too: granian_serve empties it at its start
+    kept = {name: value for name, value in os.environ.items() if name not in NAMES}
+    env = {name: value for name, value in kept.items() if name != "PROMETHEUS_MULTIPROC_DIR"}
+    env.update(LOCAL, RENDER_PROCESS_KEEP="1000", PORT="1")  # were it served, port 1 would fail, not collide
+    done = subprocess.run([sys.executable, *command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip() == "darkroom: RENDER_PROCESS_KEEP must be at least 16777216, got 1000"
 
 
 @pytest.mark.parametrize(
