@@ -44,7 +44,11 @@ def _facts_and_hash(upload: UploadedFile) -> tuple[ImageFacts, str]:
     if not upload.size:
         raise DarkroomError("The file is empty.", code="empty_file", param="file")
     upload.seek(0)
-    facts = inspect_image(upload.file, upload_limits())  # type: ignore[arg-type]
+    try:
+        facts = inspect_image(upload.file, upload_limits())  # type: ignore[arg-type]
+    except DarkroomError as exc:  # the bytes' own fault: the refusal names the field they came in (an import's: url)
+        exc.param = exc.param or "file"
+        raise
     upload.seek(0)
     sha256 = store.sha256_of(upload.chunks())
     return facts, sha256

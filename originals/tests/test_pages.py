@@ -129,6 +129,7 @@ def test_dropzone_gets_the_apis_json_and_statuses(browser, client):
     assert refused.json() == {
         "error": "This is not an accepted image format. Accepted: JPEG, PNG, WEBP, GIF, AVIF, TIFF, BMP, ICO.",
         "code": "unsupported_format",
+        "param": "file",
     }
 
 
