@@ -37,7 +37,6 @@ _LENGTH = struct.Struct(">I")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 # The parent validated the spec against its own limits; here the canonical query only has to parse back.
 _ANY_SIDE = 2**31 - 1
-KEEP_BYTES = 64 * 2**20  # free heap kept between renders when a job does not say (RENDER_PROCESS_KEEP)
 # glibc's mallopt parameters (malloc.h), and the largest mmap threshold it takes (32 MiB on 64-bit).
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _HEAP_CHUNK_MAX = 32 * 2**20
@@ -158,7 +157,7 @@ def main() -> None:
     while (job := read_frame(requests)) is not None:
         _reset_peak()
         start = rss_bytes()  # what the process held from earlier jobs (at most `keep` over its idle size)
-        keep = int(job[0].get("keep", KEEP_BYTES))
+        keep = int(job[0]["keep"])  # RENDER_PROCESS_KEEP for the pool's keeper, else 0
         answer, data = run_job(*job)
         del job
         answer["peak_rss"], answer["start_rss"] = _peak_rss(), start
