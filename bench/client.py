@@ -67,26 +67,25 @@ def upload_id(port: int, data: bytes, name: str = "photo.jpg") -> str:
     return str(response.json()["id"])
 
 
-def server_timing_total(header: str) -> float | None:
-    """The `total;dur=` of a Server-Timing header, in seconds."""
+def server_timing(header: str) -> dict[str, float]:
+    """Each `name;dur=` of a Server-Timing header, in seconds (a malformed duration is left out)."""
+    durations = {}
     for part in header.split(","):
         name, _, rest = part.strip().partition(";")
-        if name == "total" and "dur=" in rest:
+        if "dur=" in rest:
             try:
-                return float(rest.split("dur=", 1)[1].split(";")[0]) / 1000
+                durations[name] = float(rest.split("dur=", 1)[1].split(";")[0]) / 1000
             except ValueError:
-                return None
-    return None
+                continue
+    return durations
+
+
+def server_timing_total(header: str) -> float | None:
+    """The `total;dur=` of a Server-Timing header, in seconds."""
+    return server_timing(header).get("total")
 
 
 def server_timing_stages(header: str) -> float | None:
     """The sum of a Server-Timing header's durations but `total` (a render's stages), in seconds; None for none."""
-    durations = []
-    for part in header.split(","):
-        name, _, rest = part.strip().partition(";")
-        if name != "total" and "dur=" in rest:
-            try:
-                durations.append(float(rest.split("dur=", 1)[1].split(";")[0]) / 1000)
-            except ValueError:
-                return None
-    return sum(durations) if durations else None
+    stages = [seconds for name, seconds in server_timing(header).items() if name != "total"]
+    return sum(stages) if stages else None

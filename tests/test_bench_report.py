@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from bench.client import server_timing_stages
+from bench.client import server_timing_stages, server_timing_total
 from bench.report import BARE_DISK, BARE_REDIS, w1_rows, w2_rows
 
 
@@ -84,3 +84,5 @@ def test_server_timing_stages_are_the_durations_but_the_total():
     header = 'cache;desc="miss", decode;dur=30.5, transform;dur=12.0, encode;dur=2.5, total;dur=50.0'
     assert server_timing_stages(header) == pytest.approx(0.045)
     assert server_timing_stages('cache;desc="hit-memory", total;dur=0.1') is None
+    assert server_timing_total(header) == pytest.approx(0.05)
+    assert server_timing_total('cache;desc="miss", total;dur=x') is None
