@@ -97,14 +97,17 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[live.Serv
 
 
 def test_parallel_guesses_are_all_counted_across_workers(redis_server):
-    """24 guesses at once on two workers: the limit's worth are answered 401, the rest 429, and the count in
-    Redis is 24, none lost. (The file cache's increments are not atomic, so without Redis a count can be
-    lost when two workers fail at the same instant: README, Security.)"""
+    """24 guesses at once on two workers: at most the limit's worth are answered 401, the rest 429, and the count
+    in Redis is 24, none lost. (The file cache's increments are not atomic, so without Redis a count can be
+    lost when two workers fail at the same instant: README, Security.) At most, not exactly: axes counts a failure
+    under the client's key and the username's, one INCR each, and answers by the larger count, so two guesses
+    interleaving their INCRs can both see 4 where one saw 3 (a fresh clone's CI saw 2 answered 401, once in
+    more than ten runs); more than the limit is impossible, since the username's count alone reaches it."""
     username, ip = f"dave-{uuid.uuid4().hex[:8]}", f"203.0.113.{random.randrange(100, 200)}"  # fresh in DB 15
     create_user(redis_server, username)
     with ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(lambda _: login(redis_server, username, "wrong", ip)[0], range(24)))
-    assert statuses.count(401) == LIMIT and statuses.count(429) == 24 - LIMIT
+    assert 1 <= statuses.count(401) <= LIMIT and statuses.count(401) + statuses.count(429) == 24, statuses
     key = ":1:axes-" + hashlib.sha256(f"user:{username}".encode()).hexdigest()
     client = redis.Redis.from_url("redis://127.0.0.1:6379/15")
     try:
