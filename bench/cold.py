@@ -38,7 +38,9 @@ def widths(first: int, count: int, step: int = 100) -> list[int]:
     return [first + step * i for i in range(count)]
 
 
-def _http_summary(responses: list[Response], wall: float, concurrency: int) -> dict[str, Any]:
+def _http_summary(
+    responses: list[Response], wall: float, concurrency: int, cpu: list[float] | None = None
+) -> dict[str, Any]:
     tiers = Counter(r.headers.get("x-cache", f"status {r.status}") for r in responses)
     server_totals = [t for r in responses if (t := server_timing_total(r.headers.get("server-timing", ""))) is not None]
     stages = [t for r in responses if (t := server_timing_stages(r.headers.get("server-timing", ""))) is not None]
@@ -53,6 +55,8 @@ def _http_summary(responses: list[Response], wall: float, concurrency: int) -> d
         # The render process's stages (decode, transform, encode): the server's time beside them is serving a miss.
         "render_stages_mean_ms": statistics.fmean(stages) * 1000 if stages else None,
         "mean_bytes": statistics.fmean(len(r.body) for r in responses),
+        # CPU of the whole service tree (workers, render processes, every thread) over each request, at concurrency 1
+        "server_cpu_mean_ms": statistics.fmean(cpu) * 1000 if cpu else None,
     }
 
 
@@ -84,28 +88,37 @@ def interleaved(
         renderer(source, ws[0] + 7, fmt)  # untimed warm-up of this process's decoders and encoders
     responses: list[Response] = []
     seconds: dict[str, list[float]] = {name: [] for name in renderers}
+    cpu: dict[str, list[float]] = {name: [] for name in renderers}
     sizes: dict[str, list[int]] = {name: [] for name in renderers}
+    served_cpu: list[float] = []
     errors: dict[str, str] = {}
     wall = 0.0
     for width in ws:
+        tree = service.tree_cpu_ns()
         started = time.perf_counter()
         responses.append(request(service.port, "GET", f"/image/{original_id}/?w={width}&fmt={fmt}"))
         wall += time.perf_counter() - started
+        served_cpu.append((service.tree_cpu_ns() - tree) / 1e9)
         for name, renderer in renderers.items():
             if name in errors:
                 continue
             try:
-                started = time.perf_counter()
+                started, started_cpu = time.perf_counter(), time.process_time()
                 sizes[name].append(len(renderer(source, width, fmt)))
                 seconds[name].append(time.perf_counter() - started)
+                cpu[name].append(time.process_time() - started_cpu)
             except Exception as exc:  # noqa: BLE001 - darkroom's API may move under us; report, don't stop
                 errors[name] = f"{type(exc).__name__}: {exc}"
-    result: dict[str, Any] = {"http_c1": _http_summary(responses, wall, 1)}
+    result: dict[str, Any] = {"http_c1": _http_summary(responses, wall, 1, served_cpu)}
     for name in renderers:
         result[name] = (
             {"error": errors[name]}
             if name in errors
-            else {**summary(seconds[name]), "mean_bytes": statistics.fmean(sizes[name])}
+            else {
+                **summary(seconds[name]),
+                "cpu_mean_ms": statistics.fmean(cpu[name]) * 1000,
+                "mean_bytes": statistics.fmean(sizes[name]),
+            }
         )
     return result
 

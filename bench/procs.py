@@ -59,6 +59,22 @@ class Service:
                     on_cpu, waiting = on_cpu + int(fields[0]), waiting + int(fields[1])
         return on_cpu, waiting
 
+    def tree_cpu_ns(self) -> int:
+        """Nanoseconds on a CPU of the master and every process under it (workers, their render processes), all
+        their threads: what serving cost, wherever in the tree it ran. A process that ended meanwhile is not counted."""
+        on_cpu, pending, seen = 0, [self.process.pid], set()
+        while pending:
+            pid = pending.pop()
+            if pid in seen:
+                continue
+            seen.add(pid)
+            for task in Path(f"/proc/{pid}/task").glob("*"):
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    on_cpu += int((task / "schedstat").read_text().split()[0])
+                with contextlib.suppress(OSError, ValueError):
+                    pending += [int(child) for child in (task / "children").read_text().split()]
+        return on_cpu
+
     def stop(self) -> None:
         if self.process.poll() is not None:
             return

@@ -119,6 +119,8 @@ def w2_rows(w2: dict[str, Any]) -> list[Row]:
                 other += f", server {stats['server_total_mean_ms']:.0f} ms"
                 if stats.get("render_stages_mean_ms"):
                     other += f" (render stages {stats['render_stages_mean_ms']:.0f})"
+            if stats.get("server_cpu_mean_ms"):
+                other += f", service CPU {stats['server_cpu_mean_ms']:.0f} ms a request"
             if stats["non_200"]:
                 other += f", non-200: {stats['non_200']}"
             row = Row("W2 cold", f"HTTP -> {label}, concurrency {conc}", None, **_latency(stats), other=other)
@@ -127,6 +129,8 @@ def w2_rows(w2: dict[str, Any]) -> list[Row]:
                 row.ratio = f"{ratio:.2f} x {against}"
                 if block.get("guarded", {}).get("mean_ms"):
                     row.ratio += f", {stats['mean_ms'] / block['guarded']['mean_ms']:.2f} x guarded"
+                if stats.get("server_cpu_mean_ms") and reference.get("cpu_mean_ms"):  # the same work by CPU
+                    row.ratio += f"; CPU {stats['server_cpu_mean_ms'] / reference['cpu_mean_ms']:.2f} x {against}"
                 row.target, row.result = f"<= {W2_TARGET:.2f}", _judge(ratio, W2_TARGET, at_least=False)
             rows.append(row)
         for name, title in (
@@ -146,7 +150,8 @@ def w2_rows(w2: dict[str, Any]) -> list[Row]:
                 f"{title} -> {label}",
                 None,
                 **_latency(stats),
-                other=f"{stats.get('mean_bytes', 0):,.0f} B mean",
+                other=f"{stats.get('mean_bytes', 0):,.0f} B mean"
+                + (f", CPU {stats['cpu_mean_ms']:.0f} ms" if stats.get("cpu_mean_ms") else ""),
             )
             if name != against and reference.get("mean_ms"):
                 row.ratio = f"{stats['mean_ms'] / reference['mean_ms']:.2f} x {against}"

@@ -69,12 +69,16 @@ def test_w2_judges_http_against_the_anchor_and_shows_the_guarded_anchor_and_the_
         "non_200": [],
         "server_total_mean_ms": 105.0,
         "render_stages_mean_ms": 96.0,
+        "server_cpu_mean_ms": 125.0,
     }
-    block = {"http_c1": http, "anchor": latency(100.0), "guarded": latency(120.0), "darkroom": latency(99.0)}
+    anchor = {**latency(100.0), "cpu_mean_ms": 98.0}
+    block = {"http_c1": http, "anchor": anchor, "guarded": latency(120.0), "darkroom": latency(99.0)}
     rows = {row.measurement: row for row in w2_rows({"formats": {"jpeg": block}})}
     judged = rows["HTTP -> JPEG, concurrency 1"]
-    assert (judged.ratio, judged.target, judged.result) == ("1.10 x anchor, 0.92 x guarded", "<= 1.00", "FAIL")
-    assert "server 105 ms (render stages 96)" in judged.other
+    ratio = "1.10 x anchor, 0.92 x guarded; CPU 1.28 x anchor"
+    assert (judged.ratio, judged.target, judged.result) == (ratio, "<= 1.00", "FAIL")
+    assert "server 105 ms (render stages 96), service CPU 125 ms a request" in judged.other
+    assert rows["in-process anchor (draft to output, one Lanczos) -> JPEG"].other == "9 B mean, CPU 98 ms"
     assert rows["in-process pipeline.render -> JPEG"].ratio == "0.99 x anchor, 0.82 x guarded"
     guarded = rows["in-process guarded anchor (finer draft where the anchor breaks the guard) -> JPEG"]
     assert guarded.ratio == "1.20 x anchor" and guarded.result in ("", None)

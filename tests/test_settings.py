@@ -34,6 +34,7 @@ NAMES = (
     "IMPORT_URL_CA_FILE",
     "IMPORT_URL_ALLOW_LOOPBACK",
     "RENDER_PROCESS_KEEP",
+    "RENDER_THREADS",
 )
 
 
@@ -96,6 +97,8 @@ def test_the_width_ladder_starts_with_placeholder_and_avatar_widths(monkeypatch,
         ({**LOCAL, "IMPORT_URL_CONNECT_TIMEOUT_SECONDS": "20"}, "IMPORT_URL_CONNECT_TIMEOUT_SECONDS"),
         ({**LOCAL, "IMPORT_URL_CA_FILE": "/nonexistent/ca.pem"}, "IMPORT_URL_CA_FILE"),
         ({**LOCAL, "RENDER_PROCESS_KEEP": "1000"}, "RENDER_PROCESS_KEEP"),
+        ({**LOCAL, "RENDER_THREADS": "0"}, "RENDER_THREADS"),
+        ({**LOCAL, "RENDER_THREADS": "two"}, "RENDER_THREADS"),
     ],
 )
 def test_refused_at_start(monkeypatch, env, refused):

@@ -9,6 +9,7 @@ from typing import Any
 
 from PIL import Image
 
+from transforms import resample
 from transforms.geometry import Box, Plan, box_to_source, fit_into, swaps_axes, to_source
 from transforms.params import Choice, Integer, InvalidSpec, Limits, Rect, Rectangle, Source
 from transforms.registry import Operation
@@ -56,9 +57,8 @@ class Gravity(Choice):
         return str(value)
 
 
-# Pillow's own filter choice for thumbnails; with reducing_gap the bulk of a big shrink is a cheap
-# box reduce and LANCZOS only does the last <=3x, so its cost hardly matters.
-RESAMPLE = Image.Resampling.LANCZOS
+# With reducing_gap the bulk of a big shrink is a cheap box reduce, and the resize (transforms/resample.py: Pillow's
+# LANCZOS, its own filter choice for thumbnails, in bands on the render's threads) only does the last <=3x.
 REDUCING_GAP = 3.0
 
 
@@ -211,4 +211,4 @@ class Fit(Operation):
         box = plan.box
         if box is not None and plan.resize == (box[2] - box[0], box[3] - box[1]) and all(v == int(v) for v in box):
             return image.crop(box)  # a crop alone, on whole pixels: exact, no resampling
-        return image.resize(plan.resize, RESAMPLE, box=box, reducing_gap=REDUCING_GAP)
+        return resample.resize(image, plan.resize, box, reducing_gap=REDUCING_GAP)

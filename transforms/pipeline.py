@@ -12,7 +12,7 @@ from typing import IO, ClassVar
 
 from PIL import Image, JpegImagePlugin
 
-from transforms import jpeg
+from transforms import jpeg, resample
 from transforms.decoders import ALLOWED_DECODERS, exif_orientation
 from transforms.formats import ALPHA_FORMATS
 from transforms.operations import Plan, apply_all, plan_for, refine_all
@@ -201,11 +201,13 @@ def render(
     *,
     deadline: float | None = None,
     max_frames: int = MAX_FRAMES,
+    threads: resample.Threads = 1,
 ) -> Rendered:
     """Decode `source`, apply `spec` and encode as `out_format`; RenderError if it cannot be decoded.
 
     `deadline` (time.monotonic()) bounds the work: RenderTimeout is raised at the first check past it.
-    At most `max_frames` frames of an animation are kept.
+    At most `max_frames` frames of an animation are kept. A resize runs in bands on up to `threads` threads at once
+    (a number, or a function a resize asks; transforms/resample.py): the same bytes, sooner.
     """
     encoder = ENCODERS[out_format]
     quality = spec.q if spec.q is not None else DEFAULT_QUALITY.get(out_format, 0)
@@ -220,12 +222,14 @@ def render(
     animation = animation_for(image.format or "", getattr(image, "n_frames", 1), out_format)
     buf = io.BytesIO()
     if animation == "kept":
-        result, animation = _render_animation(image, plan, encoder, buf, quality, timings, deadline, max_frames)
+        with resample.using_threads(threads):
+            result, animation = _render_animation(image, plan, encoder, buf, quality, timings, deadline, max_frames)
     else:
         started = time.perf_counter()
         held = [image]
         del image  # the list holds the decoded source alone now, and apply_all lets go of it after the first copy
-        result = apply_all(held, plan)
+        with resample.using_threads(threads):
+            result = apply_all(held, plan)
         timings["transform"] += time.perf_counter() - started
         _within(deadline)
         started = time.perf_counter()

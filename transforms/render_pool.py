@@ -53,6 +53,7 @@ class PoolLimits:
     memory_limit: int  # bytes of RSS a render process may reach
     max_jobs: int  # renders before a process is retired
     max_growth: int  # RSS beyond its idle size that a process may keep between jobs (RENDER_PROCESS_KEEP)
+    threads: int = 1  # threads a render's resize may use at once (RENDER_THREADS)
 
 
 class RenderProcess:
@@ -112,12 +113,14 @@ class RenderProcess:
         max_frames: int,
         memory_limit: int,
         keep: int,
+        threads: int,
     ) -> Rendered:
         job: dict[str, Any] = {
             "query": spec.canonical_query,
             "format": out_format,
             "deadline": deadline,
             "max_frames": max_frames,
+            "threads": threads,  # a resize's bands at once (RENDER_THREADS)
             "operations": REGISTRY.paths(),
             "keep": keep,  # free heap the process may keep for its next render
         }
@@ -264,6 +267,7 @@ class RenderPool:
                 max_frames=max_frames,
                 memory_limit=limits.memory_limit,
                 keep=self._keep_for(process, limits),
+                threads=limits.threads,
             )
 
     @contextmanager

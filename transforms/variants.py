@@ -222,6 +222,7 @@ def pool_limits() -> PoolLimits:
         memory_limit=settings.RENDER_MEMORY_LIMIT,
         max_jobs=settings.RENDER_PROCESS_MAX_RENDERS,
         max_growth=settings.RENDER_PROCESS_KEEP,
+        threads=settings.RENDER_THREADS,
     )
 
 

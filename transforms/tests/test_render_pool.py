@@ -3,14 +3,17 @@
 import io
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
+from dataclasses import replace
 
 import pytest
 from PIL import Image
 
 from transforms.pipeline import RenderError, RenderTimeout, render
-from transforms.render_child import rss_bytes
+from transforms.render_child import rss_bytes, threads_to_use
 from transforms.render_pool import PoolLimits, RenderCrashed, RenderOverMemory, RenderPool
 from transforms.spec import VariantSpec
 
@@ -43,6 +46,31 @@ def test_the_answer_is_the_in_process_render(pool):
     assert rendered.data == expected.data
     assert (rendered.width, rendered.height, rendered.content_type) == (300, 400, "image/webp")
     assert rendered.peak_bytes is not None and 0 < rendered.peak_bytes < 64 * 2**20
+
+
+def test_a_render_on_two_threads_is_the_in_process_render_on_one(pool):
+    """RENDER_THREADS reaches the render process, whose resize bands make the bytes of one thread's resize."""
+    source = images.encode(images.photo((1600, 1200)), "JPEG", quality=90)
+    spec = VariantSpec(w=900, fmt="jpeg")
+    limits = replace(LIMITS, threads=2)
+    rendered = pool.render(source, spec, "jpeg", deadline=later(20), max_frames=200, limits=limits)
+    assert rendered.data == render(source, spec, "jpeg", threads=1).data
+
+
+def test_a_render_takes_only_idle_cpus():
+    """As many threads as CPUs are idle at the resize: none beside this process when every CPU is busy."""
+    assert threads_to_use(1) == 1
+    assert 1 <= threads_to_use(8) <= min(8, len(os.sched_getaffinity(0)))
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(len(os.sched_getaffinity(0)))]
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and threads_to_use(8) > 1:  # until the scheduler counts them all running
+            time.sleep(0.05)
+        assert threads_to_use(8) == 1
+    finally:
+        for process in busy:
+            process.kill()
+            process.wait()
 
 
 def test_processes_are_reused(pool):
