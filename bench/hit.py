@@ -16,7 +16,7 @@ import redis
 from bench import wrk
 from bench.client import request, upload_id
 from bench.procs import Fleet, Service, start_bare, start_darkroom, start_nginx
-from bench.report import BARE_DISK, BARE_REDIS
+from bench.report import BARE_DISK, BARE_HEADERS, BARE_REDIS
 
 
 @dataclass
@@ -78,8 +78,8 @@ def _same_bytes(service: Service, path: str, body: bytes) -> None:
 def floors(
     fleet: Fleet, target: HitTarget, run_dir: Path, *, server: str, workers: int, redis_url: str
 ) -> list[Subject]:
-    """The bare app on `server`: alone (the memory hit's reference), with one Redis GET of the hit's bytes and with
-    one read of a file of them (the floors of a hit from Redis and from disk: the bare app plus the I/O alone)."""
+    """The bare app on `server`: alone (three headers: the server's own floor), and the floors of a hit, which answer
+    with a hit's headers: from memory, with one Redis GET of the hit's bytes, with one read of a file of them."""
     body_dir = run_dir / "static"
     body_dir.mkdir(parents=True, exist_ok=True)
     body = body_dir / "hit.bin"
@@ -92,6 +92,7 @@ def floors(
     subjects = []
     for label, options in (
         ("bare WSGI", {}),
+        (BARE_HEADERS, {"headers": True}),
         (BARE_REDIS, {"redis": (redis_url, bare_redis_key(run_dir))}),
         (BARE_DISK, {"disk": deep}),
     ):

@@ -220,11 +220,13 @@ def start_bare(
     workers: int,
     redis: tuple[str, str] | None = None,
     disk: Path | None = None,
+    headers: bool = False,
 ) -> Service:
     """bench/bare_wsgi.py on the same server, config and worker count as darkroom.
 
     `redis=(url, key)` serves the body from one Redis GET of `key` a request (redis_application), `disk` from one
-    read of that file a request (disk_application).
+    read of that file a request (disk_application), `headers` from memory with a hit's headers (headers_application);
+    the three answer with a darkroom hit's headers, the bare app with three.
     """
     port = free_port()
     env = {
@@ -236,7 +238,7 @@ def start_bare(
         "WEB_CONCURRENCY": str(workers),
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    app = "application"
+    app = "headers_application" if headers else "application"
     if redis is not None:
         env["BENCH_REDIS_URL"], env["BENCH_REDIS_KEY"] = redis
         app = "redis_application"

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from bench.client import server_timing_stages, server_timing_total
-from bench.report import BARE_DISK, BARE_REDIS, w1_rows, w2_rows
+from bench.report import BARE_DISK, BARE_HEADERS, BARE_REDIS, w1_rows, w2_rows
 
 
 def run(subject: str, rps: float, cpu_us: float) -> dict[str, Any]:
@@ -20,17 +20,19 @@ def run(subject: str, rps: float, cpu_us: float) -> dict[str, Any]:
     }
 
 
-def verdicts(judged: list[str] | None) -> dict[str, tuple[str, str]]:
+def verdicts(judged: list[str] | None, headers_floor: bool = True) -> dict[str, tuple[str, str]]:
     runs = []
     for server in ("gunicorn", "granian"):
         runs += [
             run(f"darkroom hit-memory ({server} x2)", 1000, 80),
             run(f"darkroom hit-redis, memory tier off ({server} x2)", 400, 180),
             run(f"darkroom hit-disk, no Redis, memory tier off ({server} x2)", 800, 120),
-            run(f"bare WSGI ({server} x2)", 1500, 64),
+            run(f"bare WSGI ({server} x2)", 1500, 56),
             run(f"{BARE_REDIS} ({server} x2)", 500, 150),
             run(f"{BARE_DISK} ({server} x2)", 1200, 80),
         ]
+        if headers_floor:
+            runs.append(run(f"{BARE_HEADERS} ({server} x2)", 1250, 64))
     w1: dict[str, Any] = {"workers": 2, "bytes": 100, "runs": runs}
     if judged is not None:
         w1["judged"] = judged
@@ -39,7 +41,8 @@ def verdicts(judged: list[str] | None) -> dict[str, tuple[str, str]]:
 
 def test_each_tier_is_judged_by_cpu_against_its_own_reference():
     rows = verdicts(["gunicorn", "granian"])
-    assert rows["darkroom hit-memory (granian x2)"] == ("0.67 x bare granian (by CPU/req 0.80)", "PASS")
+    assert rows["darkroom hit-memory (granian x2)"] == ("0.80 x bare + a hit's headers (by CPU/req 0.80)", "PASS")
+    assert rows[f"{BARE_HEADERS} (granian x2)"][0] == "0.83 x bare granian: the floor of a memory hit (by CPU/req 0.88)"
     assert rows["darkroom hit-redis, memory tier off (granian x2)"] == (
         "0.80 x bare + Redis GET (by CPU/req 0.83)",
         "PASS",
@@ -49,6 +52,11 @@ def test_each_tier_is_judged_by_cpu_against_its_own_reference():
         "FAIL",
     )
     assert rows[f"{BARE_DISK} (granian x2)"][0].startswith("0.80 x bare granian: the floor of a disk hit")
+
+
+def test_results_from_before_the_headers_floor_judge_a_memory_hit_against_the_bare_app():
+    rows = verdicts(["granian"], headers_floor=False)
+    assert rows["darkroom hit-memory (granian x2)"] == ("0.67 x bare granian (by CPU/req 0.70)", "FAIL")
 
 
 def test_only_the_judged_servers_get_a_verdict():
