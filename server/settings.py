@@ -552,7 +552,8 @@ RENDER_PROCESS_MAX_RENDERS = _positive_int("RENDER_PROCESS_MAX_RENDERS", 500)  #
 # Free heap a render process keeps for its next render (faulting it in again costs ~1.25 us a 4 KiB page: 30 ms of a
 # 12 MP render); more is given back after the render, and a process still holding more is replaced.
 RENDER_PROCESS_KEEP = _positive_int("RENDER_PROCESS_KEEP", 64 * 1024 * 1024, minimum=16 * 1024 * 1024)
-# Threads a render's resize uses at once (transforms/resample.py: at most 4 bands); the bytes do not depend on it.
+# Threads a render's resize may use, of the CPUs idle (transforms/resample.py: 4 bands at most, so more works as 4);
+# the bytes do not depend on it.
 RENDER_THREADS = _positive_int("RENDER_THREADS", 2)
 
 # The variant cache (DESIGN.md section 6).

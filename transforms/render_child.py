@@ -17,6 +17,7 @@ import ctypes
 import ctypes.util
 import functools
 import json
+import math
 import os
 import re
 import signal
@@ -42,6 +43,8 @@ _ANY_SIDE = 2**31 - 1
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _HEAP_CHUNK_MAX = 32 * 2**20
 _NEVER = 2**31 - 1
+# Clock ticks of all CPUs (10 ms each) a resize's look at the idle CPUs needs behind it: 20 ms on 2 CPUs.
+MIN_TICKS = 4
 
 
 def read_frame(stream: IO[bytes]) -> tuple[dict[str, Any], bytes] | None:
@@ -88,6 +91,7 @@ def _reset_peak() -> None:
 
 def run_job(header: dict[str, Any], source: bytes) -> tuple[dict[str, Any], bytes]:
     """Render one job; every failure is an answer, never an exception."""
+    began = cpu_times()
     try:
         if "path" in header:  # a file of the content-addressed store, named by the web worker
             with open(header["path"], "rb") as original:
@@ -101,7 +105,7 @@ def run_job(header: dict[str, Any], source: bytes) -> tuple[dict[str, Any], byte
             header["format"],
             deadline=header["deadline"],
             max_frames=header["max_frames"],
-            threads=functools.partial(threads_to_use, int(header["threads"])),  # asked at each resize
+            threads=functools.partial(threads_to_use, int(header["threads"]), began),  # asked at each resize
         )
     except RenderTimeout as exc:
         return {"error": "timeout", "message": str(exc)}, b""
@@ -125,18 +129,32 @@ def run_job(header: dict[str, Any], source: bytes) -> tuple[dict[str, Any], byte
     return answer, result.data
 
 
-def threads_to_use(asked: int) -> int:
-    """Of the `asked` threads, as many as the machine has CPUs idle right now: the runnable count of /proc/loadavg
-    (this process among them) against the CPUs this process may run on. A render takes the idle cores to finish
-    sooner, never cores that other renders are using (which costs them all: two threads each for 8 renders at once
-    on 2 CPUs made 9 % fewer renders a second)."""
+def cpu_times() -> tuple[int, int] | None:
+    """The machine's CPU time so far, idle and in all, in clock ticks (/proc/stat's first line); None where unknown."""
     try:
-        with open("/proc/loadavg", "rb") as loadavg:
-            running = int(loadavg.read().split()[3].split(b"/")[0])
-        cpus = len(os.sched_getaffinity(0))
-    except (OSError, ValueError, IndexError, AttributeError):
+        with open("/proc/stat", "rb") as stat:
+            ticks = [int(value) for value in stat.readline().split()[1:9]]  # user nice system idle iowait irq ...
+    except (OSError, ValueError):
+        return None
+    return (ticks[3] + ticks[4], sum(ticks)) if len(ticks) == 8 else None
+
+
+def threads_to_use(asked: int, since: tuple[int, int] | None) -> int:
+    """Of the `asked` threads, one and as many more as the machine's CPUs were idle, on average, since `since`
+    (cpu_times() when the render began: its decode): a render takes idle CPUs to finish sooner, never CPUs that
+    other renders are using, which costs them all (two threads each for 8 renders at once on 2 CPUs made 9 % fewer
+    renders a second). Less than MIN_TICKS since then says too little: one thread."""
+    now = cpu_times()
+    if asked <= 1 or since is None or now is None or now[1] - since[1] < MIN_TICKS:
         return 1
-    return max(1, min(asked, cpus - running + 1))
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (OSError, AttributeError):
+        return 1
+    idle_cpus = cpus * (now[0] - since[0]) / (now[1] - since[1])
+    # A CPU idle 30 % of the time counts: the ticks are coarse (a CPU busy with the decode alone read 0.4 idle in one
+    # look in three), and a CPU busy with another render reads near 0.
+    return max(1, min(asked, 1 + math.floor(idle_cpus + 0.7)))
 
 
 def _keep_heap() -> None:

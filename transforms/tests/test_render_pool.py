@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from transforms.pipeline import RenderError, RenderTimeout, render
-from transforms.render_child import rss_bytes, threads_to_use
+from transforms.render_child import cpu_times, rss_bytes, threads_to_use
 from transforms.render_pool import PoolLimits, RenderCrashed, RenderOverMemory, RenderPool
 from transforms.spec import VariantSpec
 
@@ -58,15 +58,23 @@ def test_a_render_on_two_threads_is_the_in_process_render_on_one(pool):
 
 
 def test_a_render_takes_only_idle_cpus():
-    """As many threads as CPUs are idle at the resize: none beside this process when every CPU is busy."""
-    assert threads_to_use(1) == 1
-    assert 1 <= threads_to_use(8) <= min(8, len(os.sched_getaffinity(0)))
-    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(len(os.sched_getaffinity(0)))]
+    """As many threads as CPUs were idle since the render began: one more on an idle machine, none when every CPU is
+    busy, one when too little time has gone by to tell."""
+    cpus = len(os.sched_getaffinity(0))
+
+    def threads_after(seconds: float) -> int:
+        began = cpu_times()
+        time.sleep(seconds)
+        return threads_to_use(8, began)
+
+    assert threads_to_use(1, cpu_times()) == 1
+    assert threads_to_use(8, cpu_times()) == 1, "no time since: nothing known"
+    assert threads_to_use(8, None) == 1
+    assert 1 <= threads_after(0.2) <= min(8, cpus)
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cpus)]
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and threads_to_use(8) > 1:  # until the scheduler counts them all running
-            time.sleep(0.05)
-        assert threads_to_use(8) == 1
+        time.sleep(0.2)
+        assert threads_after(0.3) == 1
     finally:
         for process in busy:
             process.kill()
