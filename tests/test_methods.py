@@ -96,3 +96,11 @@ def test_the_favicon_browsers_ask_for_is_the_sites_icon(client):
     assert response.status_code == 301 and response["Location"].endswith("favicon.svg")
     assert client.get(response["Location"]).status_code == 200
     assert client.post("/favicon.ico").status_code == 405
+
+
+@pytest.mark.parametrize("path", ["/image/{id}/?w=10", "/image/{id}/info/?w=10", "/thumbor/unsafe/10x10/{id}"])
+def test_options_of_an_image_url_names_its_methods_and_nothing_else(original_id: str, path: str):
+    for each in (original_id, "AAAAAAAAAAAA"):  # an unknown id alike: the methods do not depend on it
+        response = Client().options(path.format(id=each))
+        assert response.status_code == 204 and response["Allow"] == "GET, HEAD, OPTIONS"
+        assert response.content == b"" and "Content-Type" not in response

@@ -154,7 +154,7 @@ def threads_to_use(asked: int, since: tuple[int, int] | None) -> int:
     idle_cpus = cpus * (now[0] - since[0]) / (now[1] - since[1])
     # A CPU idle 30 % of the time counts: the ticks are coarse (a CPU busy with the decode alone read 0.4 idle in one
     # look in three), and a CPU busy with another render reads near 0.
-    return max(1, min(asked, 1 + math.floor(idle_cpus + 0.7)))
+    return max(1, min(asked, cpus, 1 + math.floor(idle_cpus + 0.7)))
 
 
 def _keep_heap() -> None:

@@ -33,6 +33,13 @@ class ImageView(View):
         response["Allow"] = "GET, HEAD, OPTIONS"
         return response
 
+    def options(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        """The methods, and nothing else: no body, so no Content-Type (Django's default answers 200 text/html)."""
+        response = HttpResponse(status=204)
+        response["Allow"] = "GET, HEAD, OPTIONS"
+        del response["Content-Type"]
+        return response
+
     def head(self, request: HttpRequest, original_id: str) -> HttpResponseBase:
         return self.get(request, original_id)
 
