@@ -16,8 +16,7 @@ What gunicorn's configuration does and how it is done here:
   instead of taking every other connection of the first;
 - a stop signal that reaches a worker before granian has set its handlers (a Ctrl-C while a worker is replaced) ends
   it at once (stop_before_serving): the master's handler, inherited through the fork, took it and the worker served on
-  until killed 10 s later; and a worker acts on its first stop signal only (stop_signals_once): a Ctrl-C reaches it
-  from the terminal and from its master, and granian's handler, run twice, could hang it until it was killed;
+  until killed 10 s later;
 - forwarded_allow_ips: X-Forwarded-Proto sets the scheme from TRUSTED_PROXIES alone (WorkerApplication). granian's
   own helper, granian.utils.proxies.wrap_wsgi_with_proxy_headers, does not fit: it believes X-Forwarded-Proto only
   beside an X-Forwarded-For, and replaces REMOTE_ADDR with that header's client, so the peer that CLIENT_IP_HEADER is
@@ -36,8 +35,8 @@ What gunicorn's configuration does and how it is done here:
 - timeout: granian has no worker timeout; the render time budget (transforms/render_pool.py) bounds renders.
 
 These lean on granian's MPServer internals (2.8.7 to 2.8.9: _init_shared_socket, _spawn_worker and the worker's
-_watcher and set_sync_signals, _respawn_workers, respawned_wrks, _handle_rss_signal): requirements pin granian, and
-make trial's tests (tests/faults, tests/test_server_trial.py) are what tells whether a new version still keeps them.
+_watcher, _respawn_workers, respawned_wrks, _handle_rss_signal): requirements pin granian, and make trial's tests
+(tests/faults, tests/test_server_trial.py) are what tells whether a new version still keeps them.
 The master and its workers share a directory of marker files, one per worker process: `booted-<pid>` once the worker
 has loaded the application, `recycle-<pid>` once it has served its MAX_REQUESTS.
 """
@@ -60,7 +59,6 @@ from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from granian import _signals as granian_signals
 from granian.net import SocketHolder
 from granian.server.mp import MPServer, WorkerProcess
 
@@ -133,27 +131,6 @@ def stop_with_master() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-def stop_signals_once() -> Any:
-    """granian's set_sync_signals (granian/_signals.py, 2.8.9) as a worker calls it once the loader has returned, but
-    with a handler that takes one stop signal and ignores those after it. A Ctrl-C reaches a worker twice, from the
-    terminal (SIGINT to the whole group) and from its master (SIGTERM), and granian's handler sets a threading.Event
-    from inside the handler: the second signal came while the main thread, woken by the first, held that Event's lock,
-    and the handler waited for it forever; the master killed the worker 10 s later ("refused to gracefully stop",
-    7 Ctrl-Cs in 9 in a newcomer's trial). The master still kills a worker that does not stop within 10 s."""
-    from granian._granian import WorkerSignal
-
-    stopping = WorkerSignal()
-
-    def stop(signum: int, frame: Any) -> None:
-        for each in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(each, signal.SIG_IGN)
-        stopping.set()
-
-    for each in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(each, stop)
-    return stopping
-
-
 def stop_before_serving(signum: int, frame: Any) -> None:
     """A worker's SIGINT or SIGTERM before granian has set its own handlers (it does so after the loader returns):
     the master's handler, inherited through the fork, took it and the worker went on to serve until the master killed
@@ -186,7 +163,6 @@ def load_application(target: str) -> WSGIApp:
         logging.getLogger("darkroom").exception("could not start a render process ahead of the first render")
     limit = max_requests()
     served = WorkerApplication(application, limit + random.randint(0, limit // 10) if limit else 0)
-    granian_signals.set_sync_signals = stop_signals_once  # what granian's worker calls once this loader has returned
     marker("booted", os.getpid()).touch()
     return served
 

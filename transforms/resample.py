@@ -34,6 +34,10 @@ RESAMPLE = Image.Resampling.LANCZOS
 _SUPPORT = 3.0  # Lanczos's support, in output pixels (PIL.Image._filters_support)
 BAND_PIXELS = 128  # output columns or rows a band has at least: below it, a thread's hand-over outweighs its share
 MAX_BANDS = 4
+# The largest output resized in bands: the bands are pasted into a picture of their own, which beside them and the
+# source costs a render more memory (a 16 MP blur render went from 240 MB to 274 MB, over its 256 MB bound), and a
+# web variant (W2's largest is 4.8 MP) gains the most.
+MAX_BANDED_PIXELS = 8_000_000
 _PREMULTIPLIED = {"LA": "La", "RGBA": "RGBa"}
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
@@ -87,7 +91,7 @@ def resize(
     image.load()
     image, box = _reduced(image, size, box or (0, 0, *image.size), reducing_gap)
     columns, edges = bands(image.size, size)
-    if len(edges) == 2:
+    if len(edges) == 2 or size[0] * size[1] > MAX_BANDED_PIXELS:
         return image.resize(size, RESAMPLE, box=box)
     step = (box[2] - box[0]) / size[0] if columns else (box[3] - box[1]) / size[1]
 

@@ -104,3 +104,19 @@ def test_a_render_has_the_same_bytes_on_any_number_of_threads(fmt):
     alone = render(photo, spec, fmt, threads=1)
     assert render(photo, spec, fmt, threads=2).data == alone.data
     assert render(photo, spec, fmt, threads=4).data == alone.data
+
+
+def test_a_very_large_output_is_one_band(monkeypatch):
+    """Past MAX_BANDED_PIXELS the bands' own picture would cost more memory than a render may add: one resize."""
+    monkeypatch.setattr(resample, "MAX_BANDED_PIXELS", 400 * 300 - 1)
+    image = images.photo((800, 600))
+    calls = []
+    resize = Image.Image.resize
+
+    def counted(self, *args, **kwargs):
+        calls.append(args[0])
+        return resize(self, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "resize", counted)
+    assert resample.resize(image, (400, 300), threads=2).tobytes() == resize(image, (400, 300), LANCZOS).tobytes()
+    assert calls == [(400, 300)]
