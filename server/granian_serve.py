@@ -16,7 +16,9 @@ What gunicorn's configuration does and how it is done here:
   instead of taking every other connection of the first;
 - a stop signal that reaches a worker before granian has set its handlers (a Ctrl-C while a worker is replaced) ends
   it at once (stop_before_serving): the master's handler, inherited through the fork, took it and the worker served on
-  until killed 10 s later;
+  until killed 10 s later; and a worker learns of a stop signal from the signal wakeup fd, whichever of its threads
+  took it (stop_signals): granian's Python handler waited for the main thread, which a signal taken by a tokio thread
+  never woke;
 - forwarded_allow_ips: X-Forwarded-Proto sets the scheme from TRUSTED_PROXIES alone (WorkerApplication). granian's
   own helper, granian.utils.proxies.wrap_wsgi_with_proxy_headers, does not fit: it believes X-Forwarded-Proto only
   beside an X-Forwarded-For, and replaces REMOTE_ADDR with that header's client, so the peer that CLIENT_IP_HEADER is
@@ -35,8 +37,8 @@ What gunicorn's configuration does and how it is done here:
 - timeout: granian has no worker timeout; the render time budget (transforms/render_pool.py) bounds renders.
 
 These lean on granian's MPServer internals (2.8.7 to 2.8.9: _init_shared_socket, _spawn_worker and the worker's
-_watcher, _respawn_workers, respawned_wrks, _handle_rss_signal): requirements pin granian, and make trial's tests
-(tests/faults, tests/test_server_trial.py) are what tells whether a new version still keeps them.
+_watcher and set_sync_signals, _respawn_workers, respawned_wrks, _handle_rss_signal): requirements pin granian, and
+make trial's tests (tests/faults, tests/test_server_trial.py) are what tells whether a new version still keeps them.
 The master and its workers share a directory of marker files, one per worker process: `booted-<pid>` once the worker
 has loaded the application, `recycle-<pid>` once it has served its MAX_REQUESTS.
 """
@@ -54,11 +56,13 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+from granian import _signals as granian_signals
 from granian.net import SocketHolder
 from granian.server.mp import MPServer, WorkerProcess
 
@@ -131,6 +135,35 @@ def stop_with_master() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
+def stop_signals() -> Any:
+    """granian's set_sync_signals (granian/_signals.py, 2.8.9), which a worker calls once the loader has returned, with
+    the stop set by a thread of its own rather than by the Python handler. A process-wide signal may be taken by any
+    of the worker's threads (its tokio runtime's among them): CPython's C handler then only marks it, and the Python
+    handler waits for the main thread, which sits in granian's Event.wait and is never woken. The worker served on
+    until its master killed it 10 s later ("refused to gracefully stop"; Ctrl-C in a terminal, 3 times in 4 in a
+    newcomer's trial). The C handler writes each signal's number to the wakeup fd from whichever thread took it; the
+    relay reads it and sets the stop, off the main thread, whichever thread the signal interrupted."""
+    from granian._granian import WorkerSignal
+
+    stopping = WorkerSignal()
+    woken, wake = os.pipe()
+    os.set_blocking(wake, False)
+    signal.set_wakeup_fd(wake)
+    stops = {signal.SIGINT, signal.SIGTERM}
+
+    def relay() -> None:  # a daemon thread: it ends with the worker
+        while True:
+            for number in os.read(woken, 64):  # SIGUSR1 (drain) writes here too
+                if number in stops:
+                    stopping.set()  # once a signal, as granian's handler did (set again and again, it cut
+                    # the requests in flight of a SIGTERM: tests/test_server_trial.py)
+
+    threading.Thread(target=relay, name="stop-signals", daemon=True).start()
+    for each in stops:
+        signal.signal(each, lambda signum, frame: None)  # the relay stops the worker; the handler need not run
+    return stopping
+
+
 def stop_before_serving(signum: int, frame: Any) -> None:
     """A worker's SIGINT or SIGTERM before granian has set its own handlers (it does so after the loader returns):
     the master's handler, inherited through the fork, took it and the worker went on to serve until the master killed
@@ -163,6 +196,7 @@ def load_application(target: str) -> WSGIApp:
         logging.getLogger("darkroom").exception("could not start a render process ahead of the first render")
     limit = max_requests()
     served = WorkerApplication(application, limit + random.randint(0, limit // 10) if limit else 0)
+    granian_signals.set_sync_signals = stop_signals  # what granian's worker calls once this loader has returned
     marker("booted", os.getpid()).touch()
     return served
 
