@@ -102,7 +102,7 @@ def test_a_terminals_ctrl_c_stops_a_busy_server_at_once(tmp_path: Path):
     """A terminal's Ctrl-C is SIGINT to the whole group. A signal to a process may be taken by any of its threads,
     and on busy CPUs a worker's often went to one of its tokio threads: CPython's handler only marked it there, the
     main thread (in granian's Event.wait) never ran it, and the master killed the worker 10 s later (3 Ctrl-Cs in 4
-    in a newcomer's trial; here, without stop_signals, 4 stops in 8 on busy CPUs, none in 22 with it). Four Ctrl-Cs,
+    in a newcomer's trial; here, without stop_signals, 4 stops in 8 on busy CPUs, none in 12 with it). Four Ctrl-Cs,
     every CPU busy."""
     busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in os.sched_getaffinity(0)]
     try:
