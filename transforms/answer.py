@@ -18,7 +18,7 @@ from django.dispatch import receiver
 
 from originals.store import StoreUnavailable
 from server.errors import error_payload
-from server.metrics import BYTES_SERVED, VARIANT_REQUESTS, CountOf, count_of
+from server.metrics import BYTES_SERVED, VARIANT_REQUESTS, CountOf, CountsOf, count_of
 
 from . import cache, signing
 from .http import caching_headers, content_headers, delivery_headers, not_modified, security_headers
@@ -184,16 +184,20 @@ def resolution(request: VariantRequest, *, facts_of: FactsOf) -> tuple[OriginalF
     return None if isinstance(resolved, Answer) else (facts, resolved)
 
 
-_served: dict[str, tuple[CountOf, CountOf]] = {}
+def served_counts(tier: str) -> tuple[CountOf, CountOf]:
+    """What a 200 from `tier` (hit-*, miss) counts, by 1 and by its body's size: its tier and its bytes."""
+    return count_of(VARIANT_REQUESTS, tier), count_of(BYTES_SERVED, "variant")
+
+
+_served: dict[str, CountsOf] = {}
 
 
 def count_hit(tier: str, size: int) -> None:
-    """A 200's counts: its tier (hit-*, miss) and its bytes."""
+    """A 200's counts: its tier and its bytes."""
     counts = _served.get(tier)
     if counts is None:
-        counts = _served[tier] = (count_of(VARIANT_REQUESTS, tier), count_of(BYTES_SERVED, "variant"))
-    counts[0].inc()
-    counts[1].inc(size)
+        counts = _served[tier] = CountsOf(*served_counts(tier))
+    counts.inc(1, size)
 
 
 def answer(

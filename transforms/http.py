@@ -64,8 +64,8 @@ def delivery_headers(data: bytes, tier: str, total: float, rendered: Rendered | 
 
 
 def server_timing(tier: str, total: float, rendered: Rendered | None) -> str:
-    if rendered is None:  # a hit: one string, made at the cost of one format
-        return f'cache;desc="{tier}", total;dur={total * 1000:.1f}'
+    if rendered is None:  # a hit: one string, made at the cost of one format, or none for a hit under 0.05 ms
+        return f'cache;desc="{tier}", total;dur={"0.0" if total < 0.00005 else f"{total * 1000:.1f}"}'
     parts = [f'cache;desc="{tier}"']
     if rendered is not None:
         parts += [f"{stage};dur={seconds * 1000:.1f}" for stage, seconds in rendered.timings.items()]

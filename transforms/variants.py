@@ -90,6 +90,12 @@ class KnownOriginals:
             return None
         return entry[1]
 
+    def holds(self, original_id: str, facts: OriginalFacts, now: float) -> bool:
+        """Whether `facts` are still what this worker knows of the original at `now` (time.monotonic()): get()'s
+        answer, for a caller that has read the clock already."""
+        entry = self._entries.get(original_id)
+        return entry is not None and entry[1] is facts and entry[0] >= now
+
     def reset(self) -> None:
         with self._lock:
             self._entries.clear()

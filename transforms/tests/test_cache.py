@@ -4,6 +4,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -212,6 +213,48 @@ def test_memory_tier_serves_hot_variants_and_stays_in_budget():
     big = new_key()
     tiers.memory_tier.put("memorybig", big, b"x" * 126)  # over an eighth of the budget: never kept
     assert tiers.memory_tier.get(big) is None
+
+
+def test_memory_tier_reads_without_its_lock_while_others_put_purge_and_reset():
+    """get() takes no lock: readers racing puts that evict, purges and resets never fail, never see another key's
+    bytes, and leave the byte count true."""
+    from transforms.cache.memory import MemoryTier
+
+    tier = MemoryTier()
+    tier._budget = 64 * 1024
+    keys = [f"k{i}" for i in range(200)]
+    payload = {key: key.encode() * 40 for key in keys}  # ~160 bytes each: 200 of them overflow the budget
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            while not stop.is_set():
+                for key in keys:
+                    data = tier.get(key)
+                    assert data is None or data == payload[key]
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    readers = [threading.Thread(target=read) for _ in range(4)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns as often as CPython lets them: the races happen
+    for reader in readers:
+        reader.start()
+    try:
+        for round_ in range(30):
+            for key in keys:
+                tier.put(f"owner{hash(key) % 3}", key, payload[key])
+            tier.purge(f"owner{round_ % 3}")
+            if round_ % 10 == 9:
+                tier.reset()
+    finally:
+        stop.set()
+        for reader in readers:
+            reader.join()
+        sys.setswitchinterval(interval)
+    assert errors == []
+    assert tier._bytes == sum(len(data) for _, data in tier._items.values())
 
 
 def test_hits_elsewhere_keep_the_disk_copys_lru_clock_at_most_once_a_minute():

@@ -12,6 +12,7 @@ from django.test import override_settings
 
 from server.wsgi import application, django_application
 from tests.inprocess import keep_test_connection
+from transforms.http import server_timing
 from transforms.variants import known_originals
 
 from . import images
@@ -88,6 +89,12 @@ def test_fast_path_serves_without_django(original_id: str, monkeypatch: pytest.M
     assert (status, served_by_django) == (200, [])
     assert headers["x-cache"] == "hit-redis" and headers["content-length"] == str(len(body))
     assert re.fullmatch(r'cache;desc="hit-redis", total;dur=[0-9]+\.[0-9]', headers["server-timing"])
+    again = call(application, path, "w=77")  # a URL answered before: the hot way (transforms/fastpath.py's _hot)
+    tier = again[1]["x-cache"]
+    assert again[2] == body and re.fullmatch(
+        r'cache;desc="hit-[a-z]+", total;dur=[0-9]+\.[0-9]', again[1]["server-timing"]
+    )
+    assert again[1]["server-timing"].split(", ")[0] == server_timing(tier, 0.0, None).split(", ")[0]
     head = call(application, path, "w=77", method="HEAD")
     assert head[0] == 200 and head[2] == b"" and head[1]["content-length"] == str(len(body))
 
