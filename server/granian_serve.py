@@ -142,7 +142,8 @@ def stop_signals() -> Any:
     handler waits for the main thread, which sits in granian's Event.wait and is never woken. The worker served on
     until its master killed it 10 s later ("refused to gracefully stop"; Ctrl-C in a terminal, 3 times in 4 in a
     newcomer's trial). The C handler writes each signal's number to the wakeup fd from whichever thread took it; the
-    relay reads it and sets the stop, off the main thread, whichever thread the signal interrupted."""
+    relay reads it and sets the stop, off the main thread, whichever thread the signal interrupted. The master's
+    SIGUSR1 (drain before replacement) had the same fate and is run here too."""
     from granian._granian import WorkerSignal
 
     stopping = WorkerSignal()
@@ -153,10 +154,15 @@ def stop_signals() -> Any:
 
     def relay() -> None:  # a daemon thread: it ends with the worker
         while True:
-            for number in os.read(woken, 64):  # SIGUSR1 (drain) writes here too
+            for number in os.read(woken, 64):
                 if number in stops:
                     stopping.set()  # once a signal, as granian's handler did (set again and again, it cut
                     # the requests in flight of a SIGTERM: tests/test_server_trial.py)
+                elif number == signal.SIGUSR1:  # the master's "you are being replaced": its handler, run here for
+                    # the same reason (WorkerApplication.drain, which the main thread may also run, later or never)
+                    drain = signal.getsignal(signal.SIGUSR1)
+                    if callable(drain):
+                        drain(number, None)
 
     threading.Thread(target=relay, name="stop-signals", daemon=True).start()
     for each in stops:

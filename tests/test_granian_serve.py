@@ -3,7 +3,9 @@ application still stops the server (gunicorn's WORKER_BOOT_ERROR), where a worke
 replaced however often (tests/faults: SIGKILLed mid-upload, then mid-render)."""
 
 import contextlib
+import ctypes
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -16,6 +18,7 @@ import pytest
 from . import server as live
 
 pytestmark = pytest.mark.slow
+SYS_TGKILL = {"x86_64": 234, "aarch64": 131}[platform.machine()]  # a signal to one thread of a process
 
 FAILING_BOOT = """
 from server import granian_serve
@@ -114,6 +117,29 @@ def test_a_terminals_ctrl_c_stops_a_busy_server_at_once(tmp_path: Path):
         for process in busy:
             process.kill()
             process.wait()
+
+
+def test_a_worker_told_it_is_replaced_closes_its_connections_whichever_thread_took_the_signal(tmp_path: Path):
+    """Before the master replaces a worker it sends it SIGUSR1, and from then on the worker answers with
+    `Connection: close` (WorkerApplication). The signal may be taken by any of the worker's threads: sent here to one
+    of the others than the main one (tgkill, as the kernel may choose), it leads to the close. Without the relay,
+    CPython's handler waited for the main thread, asleep in granian's Event.wait, and the worker kept its connections
+    open to the end."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    running = live.start(tmp_path / "data", workers=1, server="granian")
+    try:
+        pid = int(Path(f"/proc/{running.process.pid}/task/{running.process.pid}/children").read_text().split()[0])
+        assert "connection" not in running.request("GET", "/healthz")[1]
+        others = sorted(int(tid) for tid in os.listdir(f"/proc/{pid}/task") if int(tid) != pid)
+        assert others, "the worker has threads besides its main one"
+        tid = others[-1]
+        assert libc.syscall(SYS_TGKILL, pid, tid, signal.SIGUSR1) == 0, ctypes.get_errno()
+        deadline = time.monotonic() + 5
+        while running.request("GET", "/healthz")[1].get("connection") != "close" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert running.request("GET", "/healthz")[1].get("connection") == "close", f"thread {tid}: no drain"
+    finally:
+        running.stop()
 
 
 def test_a_second_server_on_a_port_in_use_fails_instead_of_sharing_it(tmp_path: Path):
