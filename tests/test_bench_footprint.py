@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from bench import footprint
@@ -60,3 +61,38 @@ def test_rows_judge_each_tree_against_its_bound():
         "worker 1 RSS, idle, before any request",
         "worker 2 RSS, idle, before any request",
     ]
+
+
+BURNS = """
+import subprocess, sys, threading, time
+from pathlib import Path
+here = Path(sys.argv[1])
+burn = "import time\\nwhile time.process_time() < 0.3: pass"
+(here / "ready").touch()
+while not (here / "go").exists():
+    time.sleep(0.01)
+worker = threading.Thread(target=lambda: exec("while time.thread_time() < 0.3: pass", {"time": time}))
+worker.start()
+worker.join()  # a thread that ran 0.3 s and ended
+subprocess.run([sys.executable, "-c", burn], check=True)  # a child that ran 0.3 s, waited for
+(here / "done").touch()
+time.sleep(30)
+"""
+
+
+def test_tree_cpu_counts_threads_that_ended_and_children_that_were_reaped(tmp_path: Path):
+    """What a render process retired during a request ran, and what a thread that ended ran, are in the tree's CPU."""
+    master = subprocess.Popen([sys.executable, "-c", BURNS, str(tmp_path)])
+    try:
+        service = Service("burns", master, 0, tmp_path / "log")
+        while not (tmp_path / "ready").exists():
+            time.sleep(0.01)
+        before = service.tree_cpu_ns()
+        (tmp_path / "go").touch()
+        while not (tmp_path / "done").exists():
+            time.sleep(0.01)
+        spent = (service.tree_cpu_ns() - before) / 1e9
+        assert 0.55 <= spent < 2.0, spent
+    finally:
+        master.kill()
+        master.wait()
