@@ -196,12 +196,16 @@ class DiskCacheCollector(Collector):
 
 
 def _walk(root: Path) -> Iterator[os.DirEntry[str]]:
+    """The variant files under `root`: hidden names (the `.locks` directory, `.tmp-…` files) are not variants,
+    as prune_variants counts them."""
     try:
         with os.scandir(root) as entries:
             for entry in entries:
+                if entry.name.startswith("."):
+                    continue
                 if entry.is_dir(follow_symlinks=False):
                     yield from _walk(Path(entry.path))
-                elif entry.is_file(follow_symlinks=False) and not entry.name.startswith("."):
+                elif entry.is_file(follow_symlinks=False):
                     yield entry
     except OSError:
         return

@@ -110,6 +110,62 @@ def test_metrics_move_after_a_miss_and_a_hit(client: Client):
     assert "darkroom_variant_cache_bytes" in client.get("/metrics").content.decode()
 
 
+def test_a_head_counts_its_tier_and_no_body_bytes(client: Client):
+    """darkroom_bytes_served counts the body bytes sent: a HEAD's answer has none, from the view or the fast path."""
+    from server.wsgi import application
+
+    original = APIClient().post("/api/v1/originals/", {"file": upload(jpeg_bytes())}, format="multipart").json()
+    path = f"/image/{original['id']}/"
+    assert client.get(path, {"w": 19}).status_code == 200  # a miss, rendered
+
+    def through_the_fast_path() -> None:
+        environ = {
+            "REQUEST_METHOD": "HEAD",
+            "PATH_INFO": path,
+            "QUERY_STRING": "w=19",
+            "SERVER_NAME": "testserver",
+            "SERVER_PORT": "80",
+            "HTTP_HOST": "testserver",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": None,
+        }
+        answers: list[tuple[str, list[tuple[str, str]]]] = []
+        body = b"".join(application(environ, lambda status, headers, exc_info=None: answers.append((status, headers))))
+        assert answers[0][0] == "200 OK" and body == b"" and int(dict(answers[0][1])["Content-Length"]) > 0
+
+    def through_the_view() -> None:
+        response = client.head(path, {"w": 19})  # the test client calls Django's handler: the view
+        assert response.status_code == 200 and response.content == b"" and int(response["Content-Length"]) > 0
+
+    # the view; the fast path working the URL out, then answering it the hot way
+    for head in (through_the_view, through_the_fast_path, through_the_fast_path):
+        served, hits = metric(client, "darkroom_bytes_served_total", kind="variant"), _variant_hits(client)
+        head()
+        assert metric(client, "darkroom_bytes_served_total", kind="variant") == served, head.__name__
+        assert _variant_hits(client) == hits + 1, head.__name__
+
+
+def _variant_hits(client: Client) -> float:
+    return sum(
+        metric(client, "darkroom_variant_requests_total", tier=tier) for tier in ("hit-memory", "hit-redis", "hit-disk")
+    )
+
+
+def test_the_disk_cache_gauges_count_variants_not_lock_or_temporary_files(tmp_path: Path):
+    from server.metrics import DiskCacheCollector
+
+    (tmp_path / "AAAAAAAAAAAA").mkdir()
+    (tmp_path / "AAAAAAAAAAAA" / f"{'0' * 64}.jpeg").write_bytes(b"x" * 100)
+    (tmp_path / "AAAAAAAAAAAA" / f"{'1' * 64}.webp").write_bytes(b"x" * 50)
+    (tmp_path / "AAAAAAAAAAAA" / ".tmp-123").write_bytes(b"x" * 1000)  # a write under way
+    (tmp_path / ".locks").mkdir()
+    (tmp_path / ".locks" / "ab.lock").write_bytes(b"")
+    (tmp_path / ".locks" / "prune.lock").write_bytes(b"")
+    with override_settings(VARIANTS_DIR=str(tmp_path)):
+        gauges = {family.name: family.samples[0].value for family in DiskCacheCollector().collect()}
+    assert gauges == {"darkroom_variant_cache_bytes": 150, "darkroom_variant_cache_files": 2}
+
+
 def test_upload_refusals_are_counted(client: Client):
     before = metric(client, "darkroom_upload_refusals_total", code="unsupported_format")
     APIClient().post("/api/v1/originals/", {"file": upload(b"not an image", "x.png")}, format="multipart")

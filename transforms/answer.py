@@ -193,7 +193,7 @@ _served: dict[str, CountsOf] = {}
 
 
 def count_hit(tier: str, size: int) -> None:
-    """A 200's counts: its tier and its bytes."""
+    """A 200's counts: its tier and its body's bytes (none for a HEAD)."""
     counts = _served.get(tier)
     if counts is None:
         counts = _served[tier] = CountsOf(*served_counts(tier))
@@ -231,7 +231,7 @@ def answer(
         if found is None:
             return None
         (data, tier), rendered = found, None
-    count_hit(tier, len(data))
+    count_hit(tier, 0 if request.head else len(data))  # a HEAD sends no body bytes
     headers = resolved.ok[request.https] + delivery_headers(data, tier, time.perf_counter() - started, rendered)
     return Answer(200, headers, b"" if request.head else data, tier)
 

@@ -115,7 +115,7 @@ def _served_hot(environ: dict[str, Any], start_response: StartResponse) -> list[
     counts = _hot_counts.get(tier)
     if counts is None:
         counts = _hot_counts[tier] = CountsOf(*served_counts(tier), _count_of(200))
-    counts.inc(1, len(data), 1)
+    counts.inc(1, 0 if method == "HEAD" else len(data), 1)  # a HEAD sends no body bytes
     took = time.monotonic() - started  # server_timing's string for a hit, written out: the call cost a tenth of a hit
     timing = f'cache;desc="{tier}", total;dur={"0.0" if took < 0.00005 else f"{took * 1000:.1f}"}'
     start_response(
