@@ -11,7 +11,9 @@ from typing import Any
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponseBase
+from django.middleware.common import CommonMiddleware
 from django.urls import resolve
+from django.utils.http import escape_leading_slashes
 
 from server.errors import error_response, method_refusal
 
@@ -187,3 +189,19 @@ class MethodMiddleware:
         if allowed is None or request.method in allowed:
             return None
         return method_refusal(request, allowed)
+
+
+class SlashRedirects(CommonMiddleware):
+    """Django's CommonMiddleware, whose APPEND_SLASH answered a URL missing its final slash with an empty 301: a
+    `POST /api/v1/originals` was lost (curl shows nothing; `curl -L` follows a 301 with a GET, and lists instead of
+    uploading). Here a GET or HEAD is moved with a 301 and any other method with a 308, which keeps the method and
+    the body (`curl -L` sends the upload again to the right URL), each with a JSON body naming the URL."""
+
+    def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        if response.status_code == 404 and self.should_redirect_with_slash(request):
+            location = escape_leading_slashes(request.get_full_path(force_append_slash=True))
+            status = 301 if request.method in ("GET", "HEAD") else 308
+            moved = error_response(f"This URL ends with a slash: {location}", "add_slash", status)
+            moved["Location"] = location
+            return moved
+        return super().process_response(request, response)

@@ -199,7 +199,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "server.middleware.SlashRedirects",  # Django's CommonMiddleware; a URL without its slash is a 301 or 308
     "server.middleware.MethodMiddleware",  # a wrong method is a 405, not the CSRF check's 403
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

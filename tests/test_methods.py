@@ -104,3 +104,21 @@ def test_options_of_an_image_url_names_its_methods_and_nothing_else(original_id:
         response = Client().options(path.format(id=each))
         assert response.status_code == 204 and response["Allow"] == "GET, HEAD, OPTIONS"
         assert response.content == b"" and "Content-Type" not in response
+
+
+def test_a_url_without_its_slash_is_moved_keeping_the_method_and_the_body(original_id: str):
+    """A GET or HEAD is moved with a 301, any other method with a 308 (which keeps the method and the body: the
+    upload sent again to the Location is taken), each with a JSON body naming the URL. Django's own answer was an
+    empty 301, which `curl -L` follows with a GET: an upload became a listing."""
+    client = Client(enforce_csrf_checks=True)
+    picture = jpeg_bytes(color="teal")  # not the fixture's: a new original, 201
+    moved = client.post("/api/v1/originals", {"file": upload(picture)}, headers=API)
+    assert (moved.status_code, moved["Location"]) == (308, "/api/v1/originals/")
+    assert moved.json() == {"error": "This URL ends with a slash: /api/v1/originals/", "code": "add_slash"}
+    assert client.post(moved["Location"], {"file": upload(picture)}, headers=API).status_code == 201
+    for method in ("get", "head"):
+        moved = getattr(client, method)(f"/image/{original_id}?w=10", headers=API)
+        assert (moved.status_code, moved["Location"]) == (301, f"/image/{original_id}/?w=10"), method
+    assert client.get(f"/image/{original_id}?w=10").json()["code"] == "add_slash"
+    assert client.delete(f"/api/v1/originals/{original_id}", headers=API).status_code == 308
+    assert client.get("/nowhere", headers=API).status_code == 404  # no URL with a slash either: not moved
