@@ -2,6 +2,7 @@
 the pages'. A leaf: it imports no app of this project, and every app imports it."""
 
 import functools
+import json
 import logging
 import math
 from collections.abc import Callable
@@ -69,6 +70,14 @@ _PAGE_TITLES = {
 }
 
 
+COMPACT_JSON = {"separators": (",", ":")}  # as DRF's JSONRenderer writes the API's bodies: one spelling of JSON
+
+
+def json_bytes(value: Any) -> bytes:
+    """`value` as the API writes JSON (compact, UTF-8 escaped as json.dumps does), for bodies built outside DRF."""
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
 def error_payload(message: str, code: str, param: str | None = None) -> dict[str, str]:
     body = {"error": message, "code": code}
     if param:
@@ -80,7 +89,7 @@ def error_response(
     message: str, code: str, status_code: int, param: str | None = None, *, retry_after: int | None = None
 ) -> JsonResponse:
     """A plain Django JSON error, for views outside DRF; never cached for long."""
-    response = JsonResponse(error_payload(message, code, param), status=status_code)
+    response = JsonResponse(error_payload(message, code, param), status=status_code, json_dumps_params=COMPACT_JSON)
     response["Cache-Control"] = "no-store"
     if retry_after is not None:
         response["Retry-After"] = str(retry_after)

@@ -102,7 +102,7 @@ _REFUSALS = {
 
 def write_json_error(sock: socket.socket, status_int: int, reason: str, mesg: str) -> None:
     code, message = _REFUSALS.get(status_int, _REFUSALS[500])
-    body = json.dumps({"error": f"{message}: {mesg}." if mesg else f"{message}.", "code": code})
+    body = json.dumps({"error": f"{message}: {mesg}." if mesg else f"{message}.", "code": code}, separators=(",", ":"))
     head = (
         f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
         f"Cache-Control: no-store\r\nContent-Length: {len(body.encode())}\r\n\r\n"

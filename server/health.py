@@ -10,7 +10,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 
-from server.errors import allow_methods, error_response
+from server.errors import COMPACT_JSON, allow_methods, error_response
 
 from .metrics import exposition
 
@@ -22,7 +22,7 @@ UNAVAILABLE = "unavailable"
 @allow_methods("GET", "HEAD")
 def healthz(request: HttpRequest) -> JsonResponse:
     """The process answers; nothing else is checked (a dead Redis must not get a worker restarted)."""
-    return JsonResponse({"status": "ok"})
+    return JsonResponse({"status": "ok"}, json_dumps_params=COMPACT_JSON)
 
 
 def _check_database() -> str:
@@ -70,10 +70,12 @@ def readyz(request: HttpRequest) -> JsonResponse:
         logger.warning("not ready: %s", "; ".join(reasons))
         names = failed[0] if len(failed) == 1 else f"{', '.join(failed[:-1])} and {failed[-1]}"
         error = f"Not ready: {names} {'is' if len(failed) == 1 else 'are'} unavailable"
-        response = JsonResponse({"error": error, "code": "not_ready", "checks": results}, status=503)
+        response = JsonResponse(
+            {"error": error, "code": "not_ready", "checks": results}, status=503, json_dumps_params=COMPACT_JSON
+        )
         response._has_been_logged = True  # type: ignore[attr-defined] # logged above; not again by django.request
         return response
-    return JsonResponse({"status": "ok", "checks": results})
+    return JsonResponse({"status": "ok", "checks": results}, json_dumps_params=COMPACT_JSON)
 
 
 @never_cache

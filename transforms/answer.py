@@ -5,7 +5,6 @@ tiers and the render, the headers and the counting are here once. The fast path 
 database and no render (a hit or a 304) and hands everything else to Django, whose view asks for all of it.
 """
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -17,7 +16,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from originals.store import StoreUnavailable
-from server.errors import error_payload
+from server.errors import error_payload, json_bytes
 from server.metrics import BYTES_SERVED, VARIANT_REQUESTS, CountOf, CountsOf, count_of
 
 from . import cache, signing
@@ -61,7 +60,7 @@ def refusal(
     status: int, message: str, code: str, param: str | None = None, *, retry_after: int | None = None
 ) -> Answer:
     """The house's JSON error, never cached for long."""
-    body = json.dumps(error_payload(message, code, param)).encode()
+    body = json_bytes(error_payload(message, code, param))
     headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Cache-Control", "no-store")]
     if retry_after is not None:
         headers.append(("Retry-After", str(retry_after)))

@@ -13,7 +13,7 @@ from django.shortcuts import render
 from originals.models import Original
 from originals.pages import PageView, decimal_size, original_or_404
 from originals.visibility import is_owner_or_staff, may_download, uploaded_here
-from server.errors import DarkroomError
+from server.errors import COMPACT_JSON, DarkroomError
 
 from . import signing
 from .links import variant_path
@@ -149,6 +149,8 @@ class VariantLink(PageView):
         except InvalidSpec as exc:
             raise DarkroomError(exc.message, code=exc.code, param=exc.param) from exc
         path = builder_link(request, original, spec)
-        response = JsonResponse({"url": path, "absolute_url": request.build_absolute_uri(path)})
+        response = JsonResponse(
+            {"url": path, "absolute_url": request.build_absolute_uri(path)}, json_dumps_params=COMPACT_JSON
+        )
         response["Cache-Control"] = "private, no-store"  # signed or not depends on who asks
         return response

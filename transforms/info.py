@@ -6,8 +6,9 @@ original's focal point. Like thumbor's /meta and imgproxy's /info, but nothing i
 """
 
 import hashlib
-import json
 from typing import Any
+
+from server.errors import json_bytes
 
 from .answer import Answer, FactsOf, VariantRequest, resolutions, unknown
 from .http import not_modified
@@ -83,7 +84,7 @@ def info_answer(request: VariantRequest, *, facts_of: FactsOf) -> Answer:
     if isinstance(resolved, Answer):
         return resolved
     variant = resolved.variant
-    body = json.dumps(variant_info(variant, checked[0])).encode()
+    body = json_bytes(variant_info(variant, checked[0]))
     etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
     headers = [("ETag", etag), ("Cache-Control", INFO_CACHE_CONTROL), ("X-Content-Type-Options", "nosniff")]
     if variant.negotiated:

@@ -6,11 +6,12 @@ answers /image/: the same cache entry, bytes and ETag. `meta/` answers thumbor's
 """
 
 import hashlib
-import json
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
+
+from server.errors import json_bytes
 
 from . import signing
 from .answer import Answer, VariantRequest, answer, refusal, resolutions, unknown
@@ -111,7 +112,7 @@ def _meta_answer(url: ThumborUrl, native: VariantRequest, facts: OriginalFacts) 
     resolved = resolutions.variant(facts, checked, native.query, native.accept, authorised=True)
     if isinstance(resolved, Answer):
         return resolved
-    body = json.dumps(thumbor_meta(url, resolved.variant.spec, facts)).encode()
+    body = json_bytes(thumbor_meta(url, resolved.variant.spec, facts))
     etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
     headers = [("ETag", etag), ("Cache-Control", INFO_CACHE_CONTROL), ("X-Content-Type-Options", "nosniff")]
     if not_modified(native.if_none_match, etag):
