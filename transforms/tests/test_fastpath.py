@@ -12,6 +12,7 @@ from django.test import override_settings
 
 from server.wsgi import application, django_application
 from tests.inprocess import keep_test_connection
+from transforms.fastpath import VariantFastPath
 from transforms.http import server_timing
 from transforms.variants import known_originals
 
@@ -89,7 +90,10 @@ def test_fast_path_serves_without_django(original_id: str, monkeypatch: pytest.M
     assert (status, served_by_django) == (200, [])
     assert headers["x-cache"] == "hit-redis" and headers["content-length"] == str(len(body))
     assert re.fullmatch(r'cache;desc="hit-redis", total;dur=[0-9]+\.[0-9]', headers["server-timing"])
+    worked_out = VariantFastPath._answer
+    monkeypatch.setattr(VariantFastPath, "_answer", lambda *args: pytest.fail("a URL answered before was not hot"))
     again = call(application, path, "w=77")  # a URL answered before: the hot way (transforms/fastpath.py's _hot)
+    monkeypatch.setattr(VariantFastPath, "_answer", worked_out)
     tier = again[1]["x-cache"]
     assert again[2] == body and re.fullmatch(
         r'cache;desc="hit-[a-z]+", total;dur=[0-9]+\.[0-9]', again[1]["server-timing"]
